@@ -1,0 +1,121 @@
+// The one configuration schema: type, validation and defaults in one place.
+// Precedence (lowest first): config/default.yaml < --config file < TRIBUTARY_* env < CLI flags.
+// Every key here is documented in config/default.yaml and in README's configuration reference.
+
+import { Type, type Static } from '@sinclair/typebox';
+
+/** a TCP port, 0 for any free port, or null when the listener is off ("off" on the CLI) */
+const Port = Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()]);
+const Bytes = Type.Integer({ minimum: 1 });
+const Millis = Type.Integer({ minimum: 0 });
+
+export const LimitsSchema = Type.Object({
+  maxConnections: Type.Integer({ minimum: 1, default: 100_000 }),
+  maxConnectionsPerAddress: Type.Integer({ minimum: 1, default: 1_000 }),
+  connectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+  maxSubscriptionsPerSession: Type.Integer({ minimum: 1, default: 100 }),
+  maxInflightPerSession: Type.Integer({ minimum: 1, maximum: 65535, default: 32 }),
+  drainTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+  maxPendingBytesPerConnection: Bytes,
+});
+
+export const StompSchema = Type.Object({
+  port: Port,
+  maxFrameBytes: Bytes,
+  maxHeaders: Type.Integer({ minimum: 1 }),
+  maxHeaderBytes: Bytes,
+  /** heart-beat the server offers/wants, ms (0 = none) */
+  heartbeatMs: Millis,
+  /** STOMP NACK without a `requeue` header requeues when true (RabbitMQ: true) */
+  nackRequeueDefault: Type.Boolean(),
+  defaultPrefetch: Type.Integer({ minimum: 0 }),
+});
+
+export const MqttSchema = Type.Object({
+  port: Port,
+  maxPacketBytes: Bytes,
+  maxPacketBytesUnauthenticated: Bytes,
+  maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535 }),
+  maxTopicLength: Type.Integer({ minimum: 1, maximum: 65535 }),
+  maxTopicLevels: Type.Integer({ minimum: 1 }),
+  maxSessionExpirySeconds: Type.Integer({ minimum: 0 }),
+  topicAliasMaximum: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** queued messages kept for an offline persistent session (x-max-length) */
+  maxQueuedMessages: Type.Integer({ minimum: 1 }),
+  retainedExchange: Type.String({ minLength: 1 }),
+});
+
+export const WampSchema = Type.Object({
+  /** realm → vhost; a realm not listed maps to `defaultVhost` when allowAnyRealm */
+  realms: Type.Record(Type.String(), Type.String()),
+  allowAnyRealm: Type.Boolean(),
+  allowAnonymous: Type.Boolean(),
+  callTimeoutMs: Millis,
+});
+
+export const WebSocketSchema = Type.Object({
+  maxMessageBytes: Bytes,
+  handshakeTimeoutMs: Millis,
+  pingIntervalMs: Millis,
+});
+
+export const AuthSchema = Type.Object({
+  /** YAML users file (see `tributary users`); null: only the built-in guest user */
+  usersFile: Type.Union([Type.String(), Type.Null()]),
+  /** guest/guest, accepted only from loopback unless guestLoopbackOnly is false */
+  guestEnabled: Type.Boolean(),
+  guestLoopbackOnly: Type.Boolean(),
+  /** a client that gives no credentials becomes this user (null: refused) */
+  anonymousUser: Type.Union([Type.String(), Type.Null()]),
+  failedAuthDelayMs: Millis,
+  defaultVhost: Type.String({ minLength: 1 }),
+  vhosts: Type.Array(Type.String({ minLength: 1 })),
+  /** optional HTTP backend in the shape of rabbitmq_auth_backend_http */
+  http: Type.Union([
+    Type.Null(),
+    Type.Object({
+      userPath: Type.String(),
+      vhostPath: Type.String(),
+      resourcePath: Type.String(),
+      topicPath: Type.String(),
+      cacheTtlMs: Millis,
+    }),
+  ]),
+});
+
+export const FairStreamSchema = Type.Object({
+  name: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
+  vhost: Type.Optional(Type.String()),
+  /** amq.topic routing-key patterns (MQTT filters and STOMP /topic/ names map onto them) */
+  patterns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  /** 'client-id', 'username' or 'header:<name>' */
+  publisherBy: Type.String({ pattern: '^(client-id|username|header:.+)$' }),
+  weights: Type.Optional(Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }))),
+  maxPerPublisher: Type.Integer({ minimum: 1, default: 10_000 }),
+  idleExpiryMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+  /** bounded AMQP output queue tributary.fair.<name>.out (0: none) */
+  outputQueueLength: Type.Integer({ minimum: 0, default: 0 }),
+  /** bind an intake queue for AMQP-native publishers (identified by a header) */
+  amqpIntake: Type.Boolean({ default: false }),
+});
+
+export const ConfigSchema = Type.Object({
+  /** amqp://user:pass@host:port/vhost — null runs the embedded fabric */
+  amqpUrl: Type.Union([Type.String({ pattern: '^amqps?://' }), Type.Null()]),
+  /** AMQP connections per vhost that sessions are spread over */
+  amqpConnections: Type.Integer({ minimum: 1, maximum: 64 }),
+  host: Type.String({ minLength: 1 }),
+  httpPort: Port,
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  shutdownTimeoutMs: Type.Integer({ minimum: 100 }),
+  stomp: StompSchema,
+  mqtt: MqttSchema,
+  wamp: WampSchema,
+  websocket: WebSocketSchema,
+  auth: AuthSchema,
+  limits: LimitsSchema,
+  fair: Type.Object({ streams: Type.Array(FairStreamSchema) }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+export type FairStreamConfig = Static<typeof FairStreamSchema>;

@@ -1,0 +1,41 @@
+// Process-level Prometheus metrics (prom-client). Counters are global, never sums over
+// per-connection values, so rate() stays meaningful as connections come and go.
+// Labels: protocol (stomp|mqtt|wamp), transport (tcp|tls|ws|wss).
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const pt = ['protocol', 'transport'] as const;
+  return {
+    registry,
+    connections: new Gauge({ name: 'tributary_connections', help: 'Open client connections', labelNames: pt, registers }),
+    connectionsOpened: new Counter({ name: 'tributary_connections_opened_total', help: 'Client connections accepted', labelNames: pt, registers }),
+    connectionsClosed: new Counter({ name: 'tributary_connections_closed_total', help: 'Client connections closed', labelNames: ['protocol', 'transport', 'reason'] as const, registers }),
+    messagesReceived: new Counter({ name: 'tributary_messages_received_total', help: 'Messages published by clients', labelNames: ['protocol'] as const, registers }),
+    messagesConfirmed: new Counter({ name: 'tributary_messages_confirmed_total', help: 'Client publishes confirmed by the fabric', labelNames: ['protocol'] as const, registers }),
+    messagesDelivered: new Counter({ name: 'tributary_messages_delivered_total', help: 'Messages delivered to clients', labelNames: ['protocol'] as const, registers }),
+    messagesAcknowledged: new Counter({ name: 'tributary_messages_acknowledged_total', help: 'Deliveries acknowledged by clients', labelNames: ['protocol'] as const, registers }),
+    messagesDropped: new Counter({ name: 'tributary_messages_dropped_total', help: 'Messages dropped', labelNames: ['protocol', 'reason'] as const, registers }),
+    bytesIn: new Counter({ name: 'tributary_bytes_received_total', help: 'Bytes read from clients', labelNames: pt, registers }),
+    bytesOut: new Counter({ name: 'tributary_bytes_sent_total', help: 'Bytes written to clients', labelNames: pt, registers }),
+    authFailures: new Counter({ name: 'tributary_auth_failures_total', help: 'Failed authentications', labelNames: ['protocol', 'reason'] as const, registers }),
+    errors: new Counter({ name: 'tributary_errors_total', help: 'Errors by code', labelNames: ['protocol', 'code'] as const, registers }),
+    subscriptions: new Gauge({ name: 'tributary_subscriptions', help: 'Active client subscriptions', labelNames: ['protocol'] as const, registers }),
+    confirmLatency: new Histogram({
+      name: 'tributary_confirm_latency_seconds',
+      help: 'Time from client publish to fabric confirm',
+      labelNames: ['protocol'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    fabricUp: new Gauge({ name: 'tributary_fabric_up', help: '1 while the fabric is connected', registers }),
+    fabricBlocked: new Gauge({ name: 'tributary_fabric_blocked', help: '1 while the broker blocks publishing', registers }),
+    fabricUnconfirmed: new Gauge({ name: 'tributary_fabric_unconfirmed', help: 'Publishes awaiting a confirm', registers }),
+    fabricChannels: new Gauge({ name: 'tributary_fabric_channels', help: 'Open AMQP channels', registers }),
+  };
+}
