@@ -1,0 +1,211 @@
+// createAuthenticator: who a client is (users file, built-in guest, anonymous, certificate,
+// optional HTTP backend) and what it may touch (RabbitMQ-style permissions). Failed logins are
+// throttled per source address before any hashing, delayed, and logged without the password.
+
+import { existsSync } from 'node:fs';
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import type { Config } from '../config/schema.js';
+import { ErrorCode, GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { HttpBackend } from './http-backend.js';
+import { GUEST_USERNAME, LocalBackend } from './local-backend.js';
+import { isLoopbackAddress } from './loopback.js';
+import { FailureThrottle, type ThrottleOptions } from './throttle.js';
+import type { Authenticator, AuthorizeRequest, Credentials, Peer, Principal } from './types.js';
+
+export type { Authenticator, AuthorizeRequest, Credentials, Peer, Principal } from './types.js';
+
+type AuthConfig = Config['auth'];
+
+export interface AuthenticatorOptions {
+  now?: () => number;
+  /** waits out the failed-login delay; tests pass one that records instead of sleeping */
+  sleep?: (ms: number) => Promise<void>;
+  throttle?: Partial<ThrottleOptions>;
+}
+
+export interface ManagedAuthenticator extends Authenticator {
+  /** re-reads the users file (e.g. on SIGHUP); rejects, keeping the old users, when it is invalid */
+  reload(): Promise<void>;
+  close(): void;
+}
+
+/** why a login failed: `reason` is logged, `message`/`detail` go to the client */
+class LoginRefused {
+  constructor(
+    readonly reason: string,
+    readonly message = 'access refused',
+    readonly detail = 'login refused',
+  ) {}
+}
+
+const INVALID_CREDENTIALS = (reason: string) => new LoginRefused(reason, 'access refused', 'invalid username or password');
+
+export function createAuthenticator(config: AuthConfig, log: Logger, opts: AuthenticatorOptions = {}): ManagedAuthenticator {
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => (ms > 0 ? sleepMs(ms) : Promise.resolve()));
+  const local = new LocalBackend(config);
+  const http = config.http === null ? null : new HttpBackend(config.http, now);
+  const throttle = new FailureThrottle(opts.throttle, now);
+  warnIfUsersFileMissing(config, log);
+
+  async function identify(credentials: Credentials, peer: Peer, vhost: string): Promise<Principal> {
+    const { username, password, certificateCN } = credentials;
+    if (username !== undefined) return passwordLogin(username, password, peer, vhost);
+    if (password !== undefined && password !== '') throw new LoginRefused('password without username');
+    if (certificateCN !== undefined) return certificateLogin(certificateCN, peer, vhost);
+    return anonymousLogin(peer, vhost);
+  }
+
+  async function passwordLogin(username: string, password: string | undefined, peer: Peer, vhost: string): Promise<Principal> {
+    // A username with an empty or missing password never logs in (RabbitMQ #96, #9122).
+    if (password === undefined || password === '') throw INVALID_CREDENTIALS('empty password');
+    requireLoopbackForGuest(username, peer);
+    const user = local.findUser(username);
+    if (user !== undefined) {
+      if (!(await local.checkPassword(user, password))) throw INVALID_CREDENTIALS('wrong password');
+      return localPrincipal(username, 'password', vhost);
+    }
+    if (http !== null) return httpLogin(username, password, peer, vhost);
+    await local.spendDecoyHash(password);
+    throw INVALID_CREDENTIALS('unknown user');
+  }
+
+  async function certificateLogin(commonName: string, peer: Peer, vhost: string): Promise<Principal> {
+    requireLoopbackForGuest(commonName, peer);
+    if (local.findUser(commonName) !== undefined) return localPrincipal(commonName, 'certificate', vhost);
+    if (http !== null) return httpLogin(commonName, undefined, peer, vhost);
+    throw new LoginRefused('no user for certificate', 'access refused', 'certificate not accepted');
+  }
+
+  async function anonymousLogin(peer: Peer, vhost: string): Promise<Principal> {
+    const name = config.anonymousUser;
+    if (name === null) throw new LoginRefused('anonymous login disabled', 'access refused', 'credentials required');
+    requireLoopbackForGuest(name, peer);
+    if (local.findUser(name) === undefined) throw new LoginRefused(`anonymous user '${name}' does not exist`);
+    return localPrincipal(name, 'anonymous', vhost);
+  }
+
+  function localPrincipal(username: string, via: Principal['via'], vhost: string): Principal {
+    const user = local.findUser(username);
+    if (user === undefined) throw new LoginRefused('user removed during login');
+    if (!local.hasVhostAccess(user, vhost)) throw noVhostAccess(vhost);
+    return { username, tags: [...user.tags], via };
+  }
+
+  async function httpLogin(username: string, password: string | undefined, peer: Peer, vhost: string): Promise<Principal> {
+    const backend = http as HttpBackend;
+    const tags = await backend.authenticateUser(username, password, vhost).catch(backendFailure);
+    if (tags === null) throw INVALID_CREDENTIALS('refused by the HTTP backend');
+    if (!(await backend.checkVhost(username, vhost, peer.address).catch(backendFailure))) throw noVhostAccess(vhost);
+    return { username, tags, via: 'http' };
+  }
+
+  function requireLoopbackForGuest(username: string, peer: Peer): void {
+    if (username !== GUEST_USERNAME || !config.guestLoopbackOnly || isLoopbackAddress(peer.address)) return;
+    throw new LoginRefused(
+      "user 'guest' is loopback-only: it can log in only from localhost (add a user to the users file)",
+      "user 'guest' can only connect via localhost",
+      "user 'guest' can only connect via localhost",
+    );
+  }
+
+  async function authenticate(credentials: Credentials, peer: Peer, vhost: string): Promise<Principal> {
+    const admission = throttle.admit(peer.address);
+    if (admission !== 'admitted') {
+      return refuse(credentials, peer, vhost, new LoginRefused(admission === 'blocked' ? 'too many failed logins from this address' : 'too many concurrent logins from this address', 'access refused', 'too many failed attempts, try again later'));
+    }
+    try {
+      const principal = await identify(credentials, peer, vhost);
+      throttle.settle(peer.address, true);
+      return principal;
+    } catch (err) {
+      throttle.settle(peer.address, false);
+      return refuse(credentials, peer, vhost, err);
+    }
+  }
+
+  async function refuse(credentials: Credentials, peer: Peer, vhost: string, err: unknown): Promise<never> {
+    const refusal = err instanceof LoginRefused ? err : new LoginRefused('internal error during login');
+    const user = credentials.username ?? (credentials.certificateCN === undefined ? '(anonymous)' : `CN=${credentials.certificateCN}`);
+    log.info({ user, address: peer.address, vhost, reason: refusal.reason, ...(err instanceof LoginRefused ? {} : { err }) }, 'authentication failed');
+    await sleep(config.failedAuthDelayMs);
+    throw new GatewayError(ErrorCode.AUTH_FAILED, refusal.message, { detail: refusal.detail, fatal: true });
+  }
+
+  async function authorize(principal: Principal, request: AuthorizeRequest): Promise<void> {
+    let allowed: boolean;
+    try {
+      allowed = principal.via === 'http' ? await authorizeByHttp(principal, request) : authorizeLocally(principal, request);
+    } catch (err) {
+      log.warn({ err, user: principal.username, vhost: request.vhost }, 'authorization check failed; access refused');
+      allowed = false;
+    }
+    if (!allowed) throw notAuthorized(principal, request);
+  }
+
+  function authorizeLocally(principal: Principal, request: AuthorizeRequest): boolean {
+    const user = local.findUser(principal.username);
+    if (user === undefined) return false;
+    const { vhost, kind, name, permission } = request;
+    if (!local.checkResource(user, vhost, name, permission)) return false;
+    if (kind !== 'topic' || permission === 'configure') return true;
+    return local.checkTopic(user, vhost, name, request.routingKey ?? '', permission, topicVariables(principal, request));
+  }
+
+  async function authorizeByHttp(principal: Principal, request: AuthorizeRequest): Promise<boolean> {
+    if (http === null) return false;
+    const { vhost, kind, name, permission } = request;
+    const resourceKind = kind === 'topic' ? 'exchange' : kind;
+    if (!(await http.checkResource(principal.username, vhost, resourceKind, name, permission))) return false;
+    if (kind !== 'topic' || permission === 'configure') return true;
+    return http.checkTopic(principal.username, vhost, name, permission, request.routingKey ?? '', topicVariables(principal, request));
+  }
+
+  function resolveVhost(requested: string | undefined): string {
+    if (requested === undefined || requested === '') return config.defaultVhost;
+    const known = requested === config.defaultVhost || config.vhosts.includes(requested) || local.fileVhosts.includes(requested);
+    return known ? requested : config.defaultVhost;
+  }
+
+  return {
+    authenticate,
+    authorize,
+    resolveVhost,
+    async reload() {
+      local.reload();
+      http?.clearCache();
+      log.info({ usersFile: config.usersFile }, 'users reloaded');
+    },
+    close() {
+      http?.clearCache();
+    },
+  };
+}
+
+function topicVariables(principal: Principal, request: AuthorizeRequest) {
+  return { username: principal.username, vhost: request.vhost, client_id: request.context?.clientId };
+}
+
+function noVhostAccess(vhost: string): LoginRefused {
+  return new LoginRefused(`no permissions on vhost '${vhost}'`, 'no access to vhost', `access to vhost '${vhost}' refused`);
+}
+
+function backendFailure(err: unknown): never {
+  const refusal = new LoginRefused(`HTTP auth backend failed: ${(err as Error).message}`);
+  throw refusal;
+}
+
+/** RabbitMQ's wording ("access to queue 'x' in vhost '/' refused for user 'bob'") plus the permission */
+export function notAuthorized(principal: Principal, request: AuthorizeRequest): GatewayError {
+  const { vhost, kind, name, permission, routingKey } = request;
+  const resource = kind === 'topic' ? `topic '${routingKey ?? ''}' in exchange '${name}'` : `${kind} '${name}'`;
+  const message = `access to ${resource} in vhost '${vhost}' refused for user '${principal.username}': ${permission} permission required`;
+  return new GatewayError(ErrorCode.NOT_AUTHORIZED, message);
+}
+
+function warnIfUsersFileMissing(config: AuthConfig, log: Logger): void {
+  if (config.usersFile !== null && !existsSync(config.usersFile)) {
+    log.warn({ usersFile: config.usersFile }, 'users file not found: only the built-in guest user can log in');
+  }
+}
