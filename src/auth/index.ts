@@ -133,33 +133,37 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
     throw new GatewayError(ErrorCode.AUTH_FAILED, refusal.message, { detail: refusal.detail, fatal: true });
   }
 
+  // kind 'topic' is checked as RabbitMQ does for a publish or a binding on a topic exchange:
+  // first the permission on the exchange itself, then the topic permission on the routing key.
   async function authorize(principal: Principal, request: AuthorizeRequest): Promise<void> {
-    let allowed: boolean;
+    let refused: AuthorizeRequest | null;
     try {
-      allowed = principal.via === 'http' ? await authorizeByHttp(principal, request) : authorizeLocally(principal, request);
+      refused = principal.via === 'http' ? await refusedByHttp(principal, request) : refusedLocally(principal, request);
     } catch (err) {
       log.warn({ err, user: principal.username, vhost: request.vhost }, 'authorization check failed; access refused');
-      allowed = false;
+      refused = request;
     }
-    if (!allowed) throw notAuthorized(principal, request);
+    if (refused !== null) throw notAuthorized(principal, refused);
   }
 
-  function authorizeLocally(principal: Principal, request: AuthorizeRequest): boolean {
+  /** null when allowed, else the check that failed */
+  function refusedLocally(principal: Principal, request: AuthorizeRequest): AuthorizeRequest | null {
     const user = local.findUser(principal.username);
-    if (user === undefined) return false;
     const { vhost, kind, name, permission } = request;
-    if (!local.checkResource(user, vhost, name, permission)) return false;
-    if (kind !== 'topic' || permission === 'configure') return true;
-    return local.checkTopic(user, vhost, name, request.routingKey ?? '', permission, topicVariables(principal, request));
+    if (user === undefined || !local.checkResource(user, vhost, name, permission)) return asResourceCheck(request);
+    if (kind !== 'topic' || permission === 'configure') return null;
+    const allowed = local.checkTopic(user, vhost, name, request.routingKey ?? '', permission, topicVariables(principal, request));
+    return allowed ? null : request;
   }
 
-  async function authorizeByHttp(principal: Principal, request: AuthorizeRequest): Promise<boolean> {
-    if (http === null) return false;
+  async function refusedByHttp(principal: Principal, request: AuthorizeRequest): Promise<AuthorizeRequest | null> {
     const { vhost, kind, name, permission } = request;
+    if (http === null) return request;
     const resourceKind = kind === 'topic' ? 'exchange' : kind;
-    if (!(await http.checkResource(principal.username, vhost, resourceKind, name, permission))) return false;
-    if (kind !== 'topic' || permission === 'configure') return true;
-    return http.checkTopic(principal.username, vhost, name, permission, request.routingKey ?? '', topicVariables(principal, request));
+    if (!(await http.checkResource(principal.username, vhost, resourceKind, name, permission))) return asResourceCheck(request);
+    if (kind !== 'topic' || permission === 'configure') return null;
+    const allowed = await http.checkTopic(principal.username, vhost, name, permission, request.routingKey ?? '', topicVariables(principal, request));
+    return allowed ? null : request;
   }
 
   function resolveVhost(requested: string | undefined): string {
@@ -185,6 +189,10 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
 
 function topicVariables(principal: Principal, request: AuthorizeRequest) {
   return { username: principal.username, vhost: request.vhost, client_id: request.context?.clientId };
+}
+
+function asResourceCheck(request: AuthorizeRequest): AuthorizeRequest {
+  return request.kind === 'topic' ? { ...request, kind: 'exchange' } : request;
 }
 
 function noVhostAccess(vhost: string): LoginRefused {
