@@ -44,7 +44,7 @@ export function encodePayload(p: Payload): EncodedBody {
   if (!hasKwargs && args.length === 0) return { body: EMPTY };
   if (!hasKwargs && args.length === 1) return encodeSingle(args[0]);
   const envelope = hasKwargs ? { args, kwargs: p.kwargs } : { args };
-  return { body: Buffer.from(stringifyWampJson(envelope)), contentType: ENVELOPE_CONTENT_TYPE };
+  return { body: Buffer.from(stringifyWampJson(envelope) ?? '{}'), contentType: ENVELOPE_CONTENT_TYPE };
 }
 
 function encodeSingle(value: unknown): EncodedBody {
