@@ -1,0 +1,1 @@
+export { EmbeddedFabric, type EmbeddedFabricOptions } from './fabric.js';
