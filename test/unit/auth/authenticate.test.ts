@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../src/auth/index.js';
 import { ErrorCode, GatewayError } from '../../../src/errors.js';
-import { authConfig, captureLog, flushLog, FULL, LOCAL, peer, REMOTE, tempDir, writeUsersFile, type TempDir } from './helpers.js';
+import { hashPassword } from '../../../src/auth/password.js';
+import { authConfig, captureLog, FAST_SCRYPT, flushLog, FULL, LOCAL, peer, REMOTE, tempDir, writeUsersFile, type TempDir } from './helpers.js';
 
 async function refusal(promise: Promise<unknown>): Promise<GatewayError> {
   const err = await promise.then(
@@ -138,6 +139,17 @@ describe('auth - users file', () => {
       await refusal(auth.authenticate({ username: 'bob', ...(password === undefined ? {} : { password }) }, REMOTE, '/'));
     });
   }
+
+  it('an empty password is refused even when the stored hash is the hash of the empty password', async () => {
+    const usersFile = dir.file('empty.yaml');
+    const { writeFileSync } = await import('node:fs');
+    const { stringify } = await import('yaml');
+    const emptyHash = await hashPassword('', FAST_SCRYPT);
+    writeFileSync(usersFile, stringify({ users: [{ name: 'blank', password_hash: emptyHash, permissions: { '/': FULL } }] }));
+    const auth = createAuthenticator(authConfig({ usersFile }), captureLog().logger);
+    await refusal(auth.authenticate({ username: 'blank', password: '' }, REMOTE, '/'));
+    await refusal(auth.authenticate({ username: 'blank' }, REMOTE, '/'));
+  });
 
   it('a user without permissions on the vhost is refused with "no access to vhost"', async () => {
     const { auth } = await withUsers();

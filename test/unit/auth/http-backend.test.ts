@@ -106,6 +106,13 @@ describe('http auth backend (rabbitmq_auth_backend_http shape)', () => {
     });
   });
 
+  it('an empty or missing password is refused without asking the backend', async () => {
+    const { auth } = httpAuth();
+    await expect(auth.authenticate({ username: 'meter-7', password: '' }, REMOTE, '/')).rejects.toMatchObject({ code: ErrorCode.AUTH_FAILED });
+    await expect(auth.authenticate({ username: 'meter-7' }, REMOTE, '/')).rejects.toMatchObject({ code: ErrorCode.AUTH_FAILED });
+    expect(seen).toEqual([]);
+  });
+
   it('the users file and guest are tried first; the backend only for users they do not know', async () => {
     const { auth } = httpAuth();
     await expect(auth.authenticate({ username: 'guest', password: 'guest' }, LOCAL, '/')).resolves.toMatchObject({ via: 'password' });
