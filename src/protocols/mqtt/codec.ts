@@ -1,0 +1,208 @@
+// Bytes ⇄ MQTT packets. The only module that imports mqtt-packet.
+//
+// mqtt-packet accepts any declared remaining length (up to 256 MiB) and keeps buffering, so
+// it never sees a stream here: a framer in front of it reads the fixed header,
+//
+//   fixed header = type/flags (1 byte) · remaining length (1–4 bytes, 7 bits each, LSB first)
+//
+// checks the declared size against the current limit BEFORE buffering the body, refuses a
+// fifth length byte [MQTT-1.5.5] (ActiveMQ CVE-2025-66168), collects exactly one packet and
+// hands that to mqtt-packet's parser. Memory per connection is bounded by the limit.
+
+import mqttPacket from 'mqtt-packet';
+import type {
+  IConnackPacket,
+  IConnectPacket,
+  IDisconnectPacket,
+  IPubackPacket,
+  IPubcompPacket,
+  IPublishPacket,
+  IPubrecPacket,
+  IPubrelPacket,
+  ISubackPacket,
+  ISubscribePacket,
+  ISubscription,
+  IUnsubackPacket,
+  IUnsubscribePacket,
+  Packet,
+} from 'mqtt-packet';
+
+export type {
+  IConnackPacket,
+  IConnectPacket,
+  IDisconnectPacket,
+  IPubackPacket,
+  IPubcompPacket,
+  IPublishPacket,
+  IPubrecPacket,
+  IPubrelPacket,
+  ISubackPacket,
+  ISubscribePacket,
+  ISubscription,
+  IUnsubackPacket,
+  IUnsubscribePacket,
+  Packet,
+};
+
+export type ProtocolVersion = 3 | 4 | 5;
+
+export type DecodeErrorKind = 'malformed' | 'too-large';
+
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+  constructor(
+    readonly kind: DecodeErrorKind,
+    message: string,
+    /** for 'too-large': the size the client declared */
+    readonly declaredBytes?: number,
+  ) {
+    super(message);
+  }
+}
+
+export type Decoded = { packet: Packet } | { error: DecodeError };
+
+const MAX_LENGTH_BYTES = 4;
+/** properties the spec allows more than once; any other repeated property is malformed */
+const REPEATABLE_PROPERTIES = new Set(['userProperties', 'subscriptionIdentifier']);
+
+/**
+ * One per connection. `push(chunk)` returns every packet completed by the chunk; after an
+ * error it returns nothing more (the connection is to be closed).
+ */
+export class MqttDecoder {
+  private readonly parser = mqttPacket.parser();
+  private header: number[] = [];
+  private expected = -1;
+  private chunks: Buffer[] = [];
+  private collected = 0;
+  private failed = false;
+  private lastPacket: Packet | undefined;
+  private lastError: Error | undefined;
+
+  /** `maxPacketBytes()` is read at each packet start, so the limit can rise after CONNECT */
+  constructor(private readonly maxPacketBytes: () => number) {
+    this.parser.on('packet', (p: Packet) => { this.lastPacket = p; });
+    this.parser.on('error', (e: Error) => { this.lastError = e; });
+  }
+
+  get broken(): boolean {
+    return this.failed;
+  }
+
+  /** bytes held for an incomplete packet */
+  get bufferedBytes(): number {
+    return this.header.length + this.collected;
+  }
+
+  push(chunk: Buffer): Decoded[] {
+    const out: Decoded[] = [];
+    let pos = 0;
+    while (pos < chunk.length && !this.failed) {
+      if (this.expected < 0) {
+        pos = this.readFixedHeader(chunk, pos, out);
+        continue;
+      }
+      const take = Math.min(this.expected - this.collected, chunk.length - pos);
+      this.chunks.push(chunk.subarray(pos, pos + take));
+      this.collected += take;
+      pos += take;
+      if (this.collected === this.expected) out.push(this.finishPacket());
+    }
+    return out;
+  }
+
+  private readFixedHeader(chunk: Buffer, pos: number, out: Decoded[]): number {
+    while (pos < chunk.length) {
+      const byte = chunk[pos++] as number;
+      this.header.push(byte);
+      if (this.header.length === 1) continue;
+      if ((byte & 0x80) === 0) {
+        const remaining = decodeLength(this.header);
+        const total = this.header.length + remaining;
+        const limit = this.maxPacketBytes();
+        if (total > limit) {
+          out.push(this.fail(new DecodeError('too-large', `packet of ${total} bytes exceeds the limit of ${limit}`, total)));
+          return pos;
+        }
+        this.expected = remaining;
+        this.collected = 0;
+        this.chunks = [];
+        if (remaining === 0) out.push(this.finishPacket());
+        return pos;
+      }
+      if (this.header.length > MAX_LENGTH_BYTES) {
+        out.push(this.fail(new DecodeError('malformed', 'remaining length longer than 4 bytes')));
+        return pos;
+      }
+    }
+    return pos;
+  }
+
+  private finishPacket(): Decoded {
+    const whole = Buffer.concat([Buffer.from(this.header), ...this.chunks], this.header.length + this.collected);
+    this.header = [];
+    this.chunks = [];
+    this.expected = -1;
+    this.collected = 0;
+    this.lastPacket = undefined;
+    this.lastError = undefined;
+    let left: number;
+    try {
+      left = this.parser.parse(whole);
+    } catch (err) {
+      return this.fail(new DecodeError('malformed', describe(err)));
+    }
+    const parseError = this.lastError as Error | undefined;
+    if (parseError !== undefined) return this.fail(new DecodeError('malformed', parseError.message));
+    const packet = this.lastPacket as Packet | undefined;
+    if (packet === undefined || left !== 0) return this.fail(new DecodeError('malformed', 'packet could not be parsed'));
+    const problem = checkProperties(packet);
+    if (problem !== undefined) return this.fail(new DecodeError('malformed', problem));
+    return { packet };
+  }
+
+  private fail(error: DecodeError): Decoded {
+    this.failed = true;
+    this.chunks = [];
+    this.header = [];
+    return { error };
+  }
+}
+
+function decodeLength(header: number[]): number {
+  let value = 0;
+  let multiplier = 1;
+  for (let i = 1; i < header.length; i++) {
+    value += ((header[i] as number) & 0x7f) * multiplier;
+    multiplier *= 128;
+  }
+  return value;
+}
+
+function checkProperties(packet: Packet): string | undefined {
+  const lists: unknown[] = [(packet as { properties?: unknown }).properties];
+  if (packet.cmd === 'connect') lists.push(packet.will?.properties);
+  for (const props of lists) {
+    if (props === undefined || props === null) continue;
+    for (const [name, value] of Object.entries(props as Record<string, unknown>)) {
+      if (Array.isArray(value) && !REPEATABLE_PROPERTIES.has(name)) return `property ${name} repeated`; // [MQTT-2.2.2-2]
+    }
+  }
+  if (packet.cmd === 'publish' && Array.isArray(packet.properties?.subscriptionIdentifier)) {
+    return 'subscription identifier in a client PUBLISH'; // [MQTT-3.3.4-6]
+  }
+  if (packet.cmd === 'publish' && packet.properties?.subscriptionIdentifier !== undefined) {
+    return 'subscription identifier in a client PUBLISH';
+  }
+  return undefined;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A packet → bytes, for the protocol version the connection speaks. */
+export function encode(packet: Packet, version: ProtocolVersion): Buffer {
+  return mqttPacket.generate(packet, { protocolVersion: version });
+}
