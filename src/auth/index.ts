@@ -41,6 +41,9 @@ class LoginRefused {
 
 const INVALID_CREDENTIALS = (reason: string) => new LoginRefused(reason, 'access refused', 'invalid username or password');
 
+const THROTTLED = new LoginRefused('too many failed logins from this address', 'access refused', 'too many failed attempts, try again later');
+const TOO_MANY_CONCURRENT = new LoginRefused('too many concurrent logins from this address', 'access refused', 'too many login attempts, try again later');
+
 export function createAuthenticator(config: AuthConfig, log: Logger, opts: AuthenticatorOptions = {}): ManagedAuthenticator {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => (ms > 0 ? sleepMs(ms) : Promise.resolve()));
@@ -112,9 +115,8 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
 
   async function authenticate(credentials: Credentials, peer: Peer, vhost: string): Promise<Principal> {
     const admission = throttle.admit(peer.address);
-    if (admission !== 'admitted') {
-      return refuse(credentials, peer, vhost, new LoginRefused(admission === 'blocked' ? 'too many failed logins from this address' : 'too many concurrent logins from this address', 'access refused', 'too many failed attempts, try again later'));
-    }
+    if (admission === 'blocked') return refuse(credentials, peer, vhost, THROTTLED);
+    if (admission === 'busy') return refuse(credentials, peer, vhost, TOO_MANY_CONCURRENT);
     try {
       const principal = await identify(credentials, peer, vhost);
       throttle.settle(peer.address, true);

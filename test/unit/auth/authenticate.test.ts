@@ -166,6 +166,30 @@ describe('auth - users file', () => {
     expect(err.code).toBe(ErrorCode.AUTH_FAILED);
   });
 
+  it('an invalid users file stops the start with a CONFIG error naming the key', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const usersFile = dir.file('bad.yaml');
+    const cases: Array<[string, string]> = [
+      ['users: [{ name: bob, permissions: { "/": { configure: "(", write: "", read: "" } } }]', "users[0].permissions['/'].configure: not a valid regular expression"],
+      ['users: [{ name: bob, password_hash: "plain" }]', 'users[0].password_hash: not a scrypt$N$r$p$salt$hash value'],
+      ['users: [{ name: bob }, { name: bob }]', "user 'bob' is listed twice"],
+      ['users: [{ name: bob, colour: red }]', 'users[0].colour'],
+      ['users: [{ name: bob', 'not valid YAML'],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(usersFile, text);
+      let thrown: unknown;
+      try {
+        createAuthenticator(authConfig({ usersFile }), captureLog().logger);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, text).toBeInstanceOf(GatewayError);
+      expect((thrown as GatewayError).code).toBe(ErrorCode.CONFIG);
+      expect((thrown as GatewayError).message, text).toContain(message);
+    }
+  });
+
   it('a missing users file leaves only guest, with a warning', async () => {
     const log = captureLog();
     const auth = createAuthenticator(authConfig({ usersFile: dir.file('absent.yaml') }), log.logger);
