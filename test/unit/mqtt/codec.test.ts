@@ -167,7 +167,10 @@ describe('mqtt codec - fuzz', () => {
       fc.property(mutation, ({ flips, cut, insert, version }) => {
         const base = Buffer.from(version === 5 ? session5 : Buffer.concat([mqttPacket.generate(connect4), mqttPacket.generate({ cmd: 'publish', topic: 'a/b', qos: 2, messageId: 1, dup: false, retain: false, payload: Buffer.from('p') }), mqttPacket.generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: '#', qos: 0 }] })]));
         let bytes = Buffer.from(base);
-        for (const [pos, bit] of flips) bytes[pos % bytes.length] ^= 1 << bit;
+        for (const [pos, bit] of flips) {
+          const i = pos % bytes.length;
+          bytes[i] = (bytes[i] as number) ^ (1 << bit);
+        }
         if (insert) {
           const at = insert[0] % bytes.length;
           bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(insert[1]), bytes.subarray(at)]);
