@@ -141,6 +141,13 @@ export interface FabricSession {
   close(): Promise<void>;
 }
 
+/** Who a FabricSession acts for. `publisher` identifies the client for per-publisher fair streams. */
+export interface SessionOwner {
+  vhost: string;
+  label?: string;
+  publisher?: { clientId?: string; username?: string; protocol?: string };
+}
+
 export interface FabricStatus {
   connected: boolean;
   blocked: boolean;
@@ -159,7 +166,7 @@ export interface Fabric extends EventEmitter<FabricEvents> {
   readonly kind: 'amqp' | 'embedded';
   /** connect (amqp) or initialise (embedded); rejects if the broker cannot be reached at all */
   start(): Promise<void>;
-  openSession(owner: { vhost: string; label?: string }): FabricSession;
+  openSession(owner: SessionOwner): FabricSession;
   status(): FabricStatus;
   /** wait for outstanding confirms, then close every session and the connections */
   close(): Promise<void>;
