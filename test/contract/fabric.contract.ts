@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { Delivery, Fabric, FabricSession } from '../../src/fabric/types.js';
 import { uniqueName } from '../support/broker.js';
-import { Collector, eventually, expectCode, msg, quiet, text } from './helpers.js';
+import { Collector, eventually, expectCode, expectOneOf, msg, quiet, text } from './helpers.js';
 
 export function fabricContract(name: string, makeFabric: () => Promise<Fabric>): void {
   describe(`Fabric contract: ${name}`, () => {
@@ -70,6 +70,18 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
       return out;
     }
 
+    type Fetched = NonNullable<Awaited<ReturnType<FabricSession['get']>>>;
+
+    /** basic.get until a message arrives */
+    async function getOne(s: FabricSession, q: string, noAck: boolean): Promise<Fetched> {
+      const box: { d: Fetched | null } = { d: null };
+      await eventually(async () => {
+        box.d = await s.get(q, { noAck });
+        expect(box.d).not.toBeNull();
+      });
+      return box.d as Fetched;
+    }
+
     describe('lifecycle', () => {
       it('is connected and writable once started', () => {
         expect(fabric.status().connected).toBe(true);
@@ -80,6 +92,19 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
         const off = s.onWritable(() => {});
         expect(typeof off).toBe('function');
         off();
+      });
+
+      it('emits up on start, and close() closes every session', async () => {
+        const f = await makeFabric();
+        const up = new Promise<void>((resolve) => f.once('up', resolve));
+        await f.start();
+        await up;
+        expect(f.status()).toMatchObject({ connected: true, blocked: false });
+        const s = f.openSession({ vhost: '/', label: 'contract-close' });
+        const { queue: q } = await s.declareQueue('', { exclusive: true });
+        await f.close();
+        await expect(s.checkQueue(q)).rejects.toThrow();
+        await eventually(() => expectCode(admin.checkQueue(q), ErrorCode.NOT_FOUND));
       });
 
       it('gives every session its own id', () => {
@@ -558,6 +583,212 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
         await quiet();
         expect(c.texts).toEqual(['before']);
         expect(await drain(s, q)).toEqual(['after']);
+      });
+    });
+
+    describe('exclusive and auto-delete queues', () => {
+      it('an exclusive queue is locked to its session and deleted when the session closes', async () => {
+        const owner = open('owner');
+        const other = open('other');
+        const q = qname();
+        await owner.declareQueue(q, { exclusive: true });
+        await expectCode(other.consume(q, {}, () => {}), ErrorCode.RESOURCE_LOCKED);
+        await expectCode(other.declareQueue(q, { exclusive: true }), ErrorCode.RESOURCE_LOCKED);
+        await expectCode(other.declareQueue(q), ErrorCode.RESOURCE_LOCKED);
+        await expectCode(other.get(q), ErrorCode.RESOURCE_LOCKED);
+        // anyone may publish to it
+        await other.publish('', q, msg('for owner'), { confirm: true });
+        const c = new Collector();
+        await owner.consume(q, { noAck: true }, c.handler);
+        await c.count(1);
+        await owner.close();
+        await eventually(() => expectCode(other.checkQueue(q), ErrorCode.NOT_FOUND));
+      });
+
+      it('an auto-delete queue goes when its last consumer is cancelled, not before', async () => {
+        const s = open();
+        const q = await queue(s, { autoDelete: true });
+        const a = await s.consume(q, {}, () => {});
+        const b = await s.consume(q, {}, () => {});
+        await a.cancel();
+        await quiet();
+        expect((await s.checkQueue(q)).consumerCount).toBe(1);
+        await b.cancel();
+        await eventually(() => expectCode(s.checkQueue(q), ErrorCode.NOT_FOUND));
+      });
+
+      it('an auto-delete queue that never had a consumer stays', async () => {
+        const s = open();
+        const q = await queue(s, { autoDelete: true });
+        await quiet();
+        await s.checkQueue(q);
+      });
+
+      it('an exclusive consumer keeps others off the queue', async () => {
+        const s = open();
+        const q = await queue(s);
+        const ex = await s.consume(q, { exclusive: true }, () => {});
+        await expectOneOf(s.consume(q, {}, () => {}), [ErrorCode.RESOURCE_LOCKED, ErrorCode.NOT_AUTHORIZED]);
+        await ex.cancel();
+        await s.consume(q, {}, () => {});
+        await expectOneOf(s.consume(q, { exclusive: true }, () => {}), [ErrorCode.RESOURCE_LOCKED, ErrorCode.NOT_AUTHORIZED]);
+      });
+    });
+
+    describe('TTL, expiry, length limits and dead-lettering', () => {
+      /** a queue that dead-letters into a fresh queue through the default exchange */
+      async function withDeadLetterQueue(s: FabricSession, args: Record<string, number | string> = {}): Promise<{ q: string; dlq: string }> {
+        const dlq = await queue(s);
+        const q = await queue(s, { arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dlq, ...args } });
+        return { q, dlq };
+      }
+
+      const one = (s: FabricSession, q: string): Promise<Delivery> => getOne(s, q, true);
+
+      it('x-message-ttl expires messages, dead-lettered with reason expired', async () => {
+        const s = open();
+        const { q, dlq } = await withDeadLetterQueue(s, { 'x-message-ttl': 100 });
+        await s.publish('', q, msg('old'), { confirm: true });
+        const dead = await one(s, dlq);
+        expect(text(dead)).toBe('old');
+        expect(await s.get(q)).toBeNull();
+        const [death] = dead.properties.headers?.['x-death'] as Record<string, unknown>[];
+        expect(death).toMatchObject({ count: 1, reason: 'expired', queue: q, exchange: '', 'routing-keys': [q] });
+        expect(dead.properties.headers).toMatchObject({ 'x-first-death-reason': 'expired', 'x-first-death-queue': q, 'x-first-death-exchange': '' });
+        expect(dead.routingKey).toBe(dlq);
+      });
+
+      it('a consumer never sees an expired message', async () => {
+        const s = open();
+        const q = await queue(s, { arguments: { 'x-message-ttl': 50 } });
+        await s.publish('', q, msg('stale'), { confirm: true });
+        await eventually(async () => expect((await s.checkQueue(q)).messageCount).toBe(0));
+        const c = new Collector();
+        await s.consume(q, { noAck: true }, c.handler);
+        await s.publish('', q, msg('fresh'), { confirm: true });
+        await c.count(1);
+        await quiet();
+        expect(c.texts).toEqual(['fresh']);
+      });
+
+      it('per-message expiration: expired messages are dead-lettered, without their expiration', async () => {
+        const s = open();
+        const { q, dlq } = await withDeadLetterQueue(s);
+        await s.publish('', q, msg('short', { expiration: '100' }), { confirm: true });
+        const dead = await one(s, dlq);
+        expect(text(dead)).toBe('short');
+        expect(dead.properties.expiration).toBeUndefined();
+        const [death] = dead.properties.headers?.['x-death'] as Record<string, unknown>[];
+        expect(death).toMatchObject({ count: 1, reason: 'expired', queue: q, 'original-expiration': '100' });
+        await s.publish('', q, msg('long', { expiration: '60000' }), { confirm: true });
+        const kept = await s.get(q, { noAck: true });
+        expect(kept?.properties.expiration).toBe('60000');
+      });
+
+      /** probes without touching the queue: a passive declare or a get would count as use and restart x-expires */
+      const expectGone = (s: FabricSession, q: string): Promise<void> =>
+        expectCode(s.publish('', q, msg('probe'), { mandatory: true, confirm: true }), ErrorCode.UNROUTABLE);
+
+      it('x-expires deletes a queue left unused that long', async () => {
+        const s = open();
+        const q = await queue(s, { arguments: { 'x-expires': 300 } });
+        await s.publish('', q, msg('inside'), { confirm: true });
+        await eventually(() => expectGone(s, q), 5000, 50);
+      });
+
+      it('x-expires does not delete a queue while it has a consumer', async () => {
+        const s = open();
+        const q = await queue(s, { arguments: { 'x-expires': 200 } });
+        const c = await s.consume(q, {}, () => {});
+        await quiet(600);
+        await s.publish('', q, msg('probe'), { mandatory: true, confirm: true });
+        await c.cancel();
+        await eventually(() => expectGone(s, q), 5000, 50);
+      });
+
+      it('x-max-length drops from the head and dead-letters with reason maxlen', async () => {
+        const s = open();
+        const { q, dlq } = await withDeadLetterQueue(s, { 'x-max-length': 2 });
+        for (const m of ['1', '2', '3', '4']) await s.publish('', q, msg(m), { confirm: true });
+        expect((await s.checkQueue(q)).messageCount).toBe(2);
+        expect(await drain(s, q)).toEqual(['3', '4']);
+        const first = await one(s, dlq);
+        expect(text(first)).toBe('1');
+        const [death] = first.properties.headers?.['x-death'] as Record<string, unknown>[];
+        expect(death).toMatchObject({ count: 1, reason: 'maxlen', queue: q });
+        expect(text(await one(s, dlq))).toBe('2');
+      });
+
+      it('x-overflow reject-publish nacks the confirm and keeps the queue as it was', async () => {
+        const s = open();
+        const q = await queue(s, { arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+        await s.publish('', q, msg('kept'), { confirm: true });
+        await expectCode(s.publish('', q, msg('refused'), { confirm: true }), ErrorCode.PUBLISH_NACKED);
+        expect(await drain(s, q)).toEqual(['kept']);
+        await s.publish('', q, msg('room again'), { confirm: true });
+        expect(await drain(s, q)).toEqual(['room again']);
+      });
+
+      it('nack without requeue dead-letters with reason rejected, to the dead-letter routing key', async () => {
+        const s = open();
+        const dlx = xname('contract-dlx');
+        await s.declareExchange(dlx, 'direct');
+        const dlq = await queue(s);
+        await s.bindQueue(dlq, dlx, 'dead');
+        const q = await queue(s, { arguments: { 'x-dead-letter-exchange': dlx, 'x-dead-letter-routing-key': 'dead' } });
+        const key = uniqueName('orig');
+        await s.bindQueue(q, 'amq.direct', key);
+        await s.publish('amq.direct', key, msg('bad', { headers: { mine: 'kept' } }), { confirm: true });
+        const c = new Collector();
+        const consumer = await s.consume(q, { prefetch: 1 }, c.handler);
+        const [d] = await c.count(1);
+        consumer.nack(d as Delivery, { requeue: false });
+        const dead = await one(s, dlq);
+        expect(text(dead)).toBe('bad');
+        expect(dead.exchange).toBe(dlx);
+        expect(dead.routingKey).toBe('dead');
+        expect(dead.redelivered).toBe(false);
+        expect(dead.properties.headers?.mine).toBe('kept');
+        const deaths = dead.properties.headers?.['x-death'] as Record<string, unknown>[];
+        expect(deaths).toHaveLength(1);
+        expect(deaths[0]).toMatchObject({ count: 1, reason: 'rejected', queue: q, exchange: 'amq.direct', 'routing-keys': [key] });
+        expect(deaths[0]).toHaveProperty('time'); // a timestamp; its JS shape is the fabric's business
+        expect(dead.properties.headers).toMatchObject({ 'x-first-death-reason': 'rejected', 'x-first-death-queue': q, 'x-first-death-exchange': 'amq.direct' });
+      });
+
+      it('dead-lettering again in the same queue counts up and moves that entry first', async () => {
+        const s = open();
+        const a = qname();
+        const b = qname();
+        await s.declareQueue(a, { arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': b } });
+        await s.declareQueue(b, { arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': a } });
+        await s.publish('', a, msg('ping-pong'), { confirm: true });
+        const reject = async (q: string): Promise<Delivery> => {
+          const got = await getOne(s, q, false);
+          got.settle('discard');
+          return got;
+        };
+        await reject(a); // a → b
+        await reject(b); // b → a (a rejection on the cycle, so not dropped)
+        await reject(a); // a → b again
+        const last = await reject(b);
+        const deaths = (last.properties.headers?.['x-death'] as Record<string, unknown>[]).map((d) => [d.queue, d.reason, d.count]);
+        expect(deaths).toEqual([
+          [a, 'rejected', 2],
+          [b, 'rejected', 1],
+        ]);
+        expect(last.properties.headers?.['x-first-death-queue']).toBe(a);
+        await eventually(async () => expect((await s.checkQueue(a)).messageCount).toBe(1));
+        await s.purgeQueue(a);
+      });
+
+      it('dead-lettering to a missing exchange drops the message', async () => {
+        const s = open();
+        const q = await queue(s, { arguments: { 'x-dead-letter-exchange': uniqueName('contract-nox') } });
+        await s.publish('', q, msg('gone'), { confirm: true });
+        const d = await s.get(q);
+        d?.settle('discard');
+        await eventually(async () => expect((await s.checkQueue(q)).messageCount).toBe(0));
       });
     });
 

@@ -71,3 +71,14 @@ export class Collector {
     return this.items.slice(0, n);
   }
 }
+
+export async function expectOneOf(p: Promise<unknown>, codes: ErrorCode[]): Promise<void> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  expect(isGatewayError(caught), `expected a GatewayError, got ${String(caught)}`).toBe(true);
+  expect(codes).toContain((caught as { code: ErrorCode }).code);
+}

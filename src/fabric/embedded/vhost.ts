@@ -113,7 +113,9 @@ export class VHost implements QueueHost {
   }
 
   checkQueue(owner: string, name: string): QueueInfo {
-    return info(this.queue(owner, name));
+    const q = this.queue(owner, name);
+    q.touch(); // a passive declare counts as use for x-expires, as in RabbitMQ
+    return info(q);
   }
 
   deleteQueue(owner: string, name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean } = {}): number {
