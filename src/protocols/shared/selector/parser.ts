@@ -120,14 +120,14 @@ class Parser {
   private expectKeyword(kw: Keyword, context: string): void {
     const tok = this.peek();
     if (!this.isKeyword(tok, kw)) {
-      throw selectorError(`expected ${kw} ${context} ${at(tok.pos)}, found ${describe(tok)}`);
+      throw selectorError(`expected ${kw} ${at(tok.pos)} ${context}, found ${describe(tok)}`);
     }
     this.i++;
   }
   private expectOp(op: Operator, context: string): Token {
     const tok = this.peek();
     if (!this.isOp(tok, op)) {
-      throw selectorError(`expected '${op}' ${context} ${at(tok.pos)}, found ${describe(tok)}`);
+      throw selectorError(`expected '${op}' ${at(tok.pos)} ${context}, found ${describe(tok)}`);
     }
     this.i++;
     return tok;
@@ -135,7 +135,7 @@ class Parser {
   private expectString(context: string): string {
     const tok = this.peek();
     if (tok.kind !== 'string') {
-      throw selectorError(`expected a string literal ${context} ${at(tok.pos)}, found ${describe(tok)}`);
+      throw selectorError(`expected a string literal ${at(tok.pos)} ${context}, found ${describe(tok)}`);
     }
     this.i++;
     return tok.value;
@@ -187,11 +187,11 @@ class Parser {
   private orExpr(): Node {
     const first = this.andExpr();
     if (!this.isKeyword(this.peek(), 'OR')) return first;
-    this.requireBoolean(first, 'OR');
+    this.requireBoolean(first, 'an operand of OR');
     const items = [first];
     while (this.acceptKeyword('OR')) {
       const item = this.andExpr();
-      this.requireBoolean(item, 'OR');
+      this.requireBoolean(item, 'an operand of OR');
       items.push(item);
     }
     return this.make({ t: 'or', pos: first.pos, items }, ...items);
@@ -200,11 +200,11 @@ class Parser {
   private andExpr(): Node {
     const first = this.notExpr();
     if (!this.isKeyword(this.peek(), 'AND')) return first;
-    this.requireBoolean(first, 'AND');
+    this.requireBoolean(first, 'an operand of AND');
     const items = [first];
     while (this.acceptKeyword('AND')) {
       const item = this.notExpr();
-      this.requireBoolean(item, 'AND');
+      this.requireBoolean(item, 'an operand of AND');
       items.push(item);
     }
     return this.make({ t: 'and', pos: first.pos, items }, ...items);
@@ -217,7 +217,7 @@ class Parser {
     this.enter(tok.pos);
     const arg = this.notExpr();
     this.leave();
-    this.requireBoolean(arg, 'NOT');
+    this.requireBoolean(arg, 'the operand of NOT');
     return this.make({ t: 'not', pos: tok.pos, arg }, arg);
   }
 
@@ -235,7 +235,7 @@ class Parser {
         this.requireNumeric(left, `'${op}'`);
         this.requireNumeric(right, `'${op}'`);
       }
-      return this.noChain(this.make({ t: 'cmp', pos: tok.pos, op, left, right }, left, right));
+      return this.noChain(this.make({ t: 'cmp', pos: left.pos, op, left, right }, left, right));
     }
 
     let not = false;
@@ -259,7 +259,7 @@ class Parser {
         this.requireNotNull(operand, 'BETWEEN');
         this.requireNumeric(operand, 'BETWEEN');
       }
-      return this.noChain(this.make({ t: 'between', pos: kw.pos, not, arg: left, low, high }, left, low, high));
+      return this.noChain(this.make({ t: 'between', pos: left.pos, not, arg: left, low, high }, left, low, high));
     }
 
     if (this.isKeyword(kw, 'IN')) {
@@ -278,7 +278,7 @@ class Parser {
         }
       }
       this.expectOp(')', 'to close the IN list');
-      return this.noChain(this.make({ t: 'in', pos: kw.pos, not, arg: left, list }, left));
+      return this.noChain(this.make({ t: 'in', pos: left.pos, not, arg: left, list }, left));
     }
 
     if (this.isKeyword(kw, 'LIKE')) {
@@ -302,7 +302,7 @@ class Parser {
           throw selectorError(`ESCAPE must be exactly one character ${at(escTok.pos)}, found ${quote(escape)}`);
         }
       }
-      return this.noChain(this.make({ t: 'like', pos: kw.pos, not, arg: left, pattern, escape }, left));
+      return this.noChain(this.make({ t: 'like', pos: left.pos, not, arg: left, pattern, escape }, left));
     }
 
     if (not) {
@@ -314,7 +314,7 @@ class Parser {
       this.i++;
       const isNot = this.acceptKeyword('NOT');
       this.expectKeyword('NULL', isNot ? 'after IS NOT' : 'after IS');
-      return this.noChain(this.make({ t: 'isnull', pos: kw.pos, not: isNot, arg: left }, left));
+      return this.noChain(this.make({ t: 'isnull', pos: left.pos, not: isNot, arg: left }, left));
     }
 
     return left;
@@ -364,7 +364,7 @@ class Parser {
     this.requireNotNull(right, `'${op}'`);
     this.requireNumeric(left, `'${op}'`);
     this.requireNumeric(right, `'${op}'`);
-    return this.make({ t: 'arith', pos: tok.pos, op, left, right }, left, right);
+    return this.make({ t: 'arith', pos: left.pos, op, left, right }, left, right);
   }
 
   private unary(): Node {
@@ -414,7 +414,7 @@ class Parser {
           this.enter(tok.pos);
           const inner = this.orExpr();
           this.leave();
-          this.expectOp(')', `to close the '(' ${at(tok.pos)}`);
+          this.expectOp(')', `to close the '(' from column ${tok.pos + 1}`);
           return inner;
         }
         break;
