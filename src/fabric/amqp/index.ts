@@ -1,0 +1,1 @@
+export { AmqpFabric, type AmqpFabricOptions } from './fabric.js';

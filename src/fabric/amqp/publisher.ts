@@ -1,0 +1,285 @@
+// Publishing for every session on one publishing connection: one confirm channel, shared.
+// Confirm mode costs the broker little and tells us when it has taken responsibility; a
+// publish without `confirm` goes the same way but resolves at once (it still counts in the
+// confirm window, so the window bounds everything we have sent and not heard back about).
+//
+// Backpressure, never buffering: `writable` is false while the broker blocks the connection
+// (memory/disk alarm), while `window` publishes await their confirm, while amqplib's channel
+// buffer is above its high-water mark, and while the connection or channel is down. Past
+// `maxUnconfirmed` a publish is refused (LIMIT_EXCEEDED); while the connection is down it is
+// refused at once (BACKEND_UNAVAILABLE).
+
+import type { ConfirmChannel, Message, Options } from 'amqplib';
+import { ErrorCode, GatewayError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import type { ManagedConnection } from './connection.js';
+import { backendUnavailable, fromAmqpError, publishNacked, unroutable } from './errors.js';
+
+export interface PublisherOptions {
+  /** unconfirmed publishes at which `writable` turns false (it turns true again at half) */
+  window: number;
+  /** unconfirmed publishes past which a publish is refused */
+  maxUnconfirmed: number;
+  log: Logger;
+  metrics: Metrics | undefined;
+}
+
+interface MandatoryPublish {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  /** the broker's reply text once it returned the message (basic.return) */
+  returned?: string;
+}
+
+/** one incarnation of the confirm channel */
+interface ConfirmState {
+  ch: ConfirmChannel;
+  /** set when the broker closed the channel (it names the culprit in the text) */
+  error: Error | null;
+  /** mandatory publishes awaiting their confirm, oldest first, to match basic.return against */
+  mandatory: Set<MandatoryPublish>;
+}
+
+interface Waiting {
+  send(): void;
+  fail(err: GatewayError): void;
+}
+
+export class Publisher {
+  private state: ConfirmState | null = null;
+  private opening: Promise<void> | null = null;
+  /** publishes that arrived while the channel was being reopened after a channel error */
+  private waiting: Waiting[] = [];
+  private unconfirmedCount = 0;
+  private windowFull = false;
+  private overHighWaterMark = false;
+  private wasWritable = false;
+  private closing = false;
+  private readonly writableListeners = new Set<() => void>();
+  private readonly idleListeners = new Set<() => void>();
+
+  constructor(
+    private readonly conn: ManagedConnection,
+    private readonly opts: PublisherOptions,
+  ) {
+    conn.on('up', () => void this.open());
+    conn.on('down', (reason) => this.onConnectionDown(reason));
+    conn.on('blocked', () => this.updateWritable());
+    conn.on('unblocked', () => this.updateWritable());
+  }
+
+  get channelOpen(): boolean {
+    return this.state !== null;
+  }
+
+  get unconfirmed(): number {
+    return this.unconfirmedCount;
+  }
+
+  get writable(): boolean {
+    return this.conn.isUp && !this.conn.blocked && this.state !== null && !this.windowFull && !this.overHighWaterMark;
+  }
+
+  /** `listener` runs each time publishing turns from paused to writable */
+  onWritable(listener: () => void): () => void {
+    this.writableListeners.add(listener);
+    return () => this.writableListeners.delete(listener);
+  }
+
+  /** resolves once the confirm channel is open (or failed to open) */
+  ready(): Promise<void> {
+    return this.opening ?? Promise.resolve();
+  }
+
+  publish(exchange: string, routingKey: string, body: Buffer, options: Options.Publish, confirm: boolean): Promise<void> {
+    if (this.closing) return Promise.reject(new GatewayError(ErrorCode.SHUTTING_DOWN));
+    if (!this.conn.isUp) return Promise.reject(backendUnavailable(this.conn.reason));
+    if (this.unconfirmedCount + this.waiting.length >= this.opts.maxUnconfirmed) {
+      return Promise.reject(
+        new GatewayError(ErrorCode.LIMIT_EXCEEDED, undefined, {
+          detail: `${this.opts.maxUnconfirmed} publishes await a broker confirm; wait for the session to be writable`,
+        }),
+      );
+    }
+    const state = this.state;
+    if (state === null) return this.publishWhenOpen(exchange, routingKey, body, options, confirm);
+    return this.send(state, exchange, routingKey, body, options, confirm);
+  }
+
+  /** resolves when nothing awaits a confirm, or after `timeoutMs` */
+  waitIdle(timeoutMs: number): Promise<void> {
+    if (this.unconfirmedCount === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.idleListeners.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.idleListeners.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.failWaiting(new GatewayError(ErrorCode.SHUTTING_DOWN));
+    const state = this.state;
+    this.state = null;
+    if (state) await state.ch.close().catch(() => undefined);
+  }
+
+  private send(state: ConfirmState, exchange: string, routingKey: string, body: Buffer, options: Options.Publish, confirm: boolean): Promise<void> {
+    const mandatory: MandatoryPublish | undefined = options.mandatory ? { exchange, routingKey, body } : undefined;
+    if (mandatory) state.mandatory.add(mandatory);
+    this.unconfirmedCount += 1;
+    this.opts.metrics?.fabricUnconfirmed.inc();
+    if (this.unconfirmedCount >= this.opts.window) this.windowFull = true;
+
+    return new Promise<void>((resolve, reject) => {
+      const onConfirm = (err: unknown) => {
+        this.settled();
+        if (mandatory) state.mandatory.delete(mandatory);
+        if (err) reject(this.confirmError(err, state, exchange, routingKey));
+        else if (mandatory?.returned !== undefined) reject(unroutable(exchange, routingKey, mandatory.returned));
+        else resolve();
+      };
+      let accepted: boolean;
+      try {
+        accepted = state.ch.publish(exchange, routingKey, body, options, onConfirm);
+      } catch (err) {
+        // encoding refused it (e.g. a headers table over 64 KiB): nothing was sent
+        this.settled();
+        if (mandatory) state.mandatory.delete(mandatory);
+        const mapped = fromAmqpError(err);
+        reject(mapped.code === ErrorCode.INTERNAL ? new GatewayError(ErrorCode.PRECONDITION_FAILED, undefined, { detail: mapped.detail, cause: err }) : mapped);
+        return;
+      }
+      if (!accepted) this.overHighWaterMark = true;
+      this.updateWritable();
+      if (!confirm) resolve();
+    });
+  }
+
+  private publishWhenOpen(exchange: string, routingKey: string, body: Buffer, options: Options.Publish, confirm: boolean): Promise<void> {
+    void this.open();
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({
+        send: () => {
+          const state = this.state;
+          if (state === null) reject(backendUnavailable(this.conn.reason || 'publish channel unavailable'));
+          else this.send(state, exchange, routingKey, body, options, confirm).then(resolve, reject);
+        },
+        fail: reject,
+      });
+    });
+  }
+
+  private confirmError(err: unknown, state: ConfirmState, exchange: string, routingKey: string): GatewayError {
+    if (err instanceof Error && err.message === 'message nacked') return publishNacked(exchange, routingKey);
+    if (state.error === null) return backendUnavailable(`connection lost before the broker confirmed the publish`, err);
+    // The broker closed the shared channel. Name its reason only to the publish it concerns.
+    if (state.error.message.includes(`'${exchange}'`)) return fromAmqpError(state.error);
+    return backendUnavailable('the publish channel was closed by another publish; retry', state.error);
+  }
+
+  private settled(): void {
+    this.unconfirmedCount -= 1;
+    this.opts.metrics?.fabricUnconfirmed.dec();
+    if (this.windowFull && this.unconfirmedCount <= this.opts.window / 2) this.windowFull = false;
+    this.updateWritable();
+    if (this.unconfirmedCount === 0) for (const listener of [...this.idleListeners]) listener();
+  }
+
+  private open(): Promise<void> {
+    if (this.opening) return this.opening;
+    const model = this.conn.model;
+    if (model === null || this.closing) return Promise.resolve();
+    const opening = model.createConfirmChannel().then(
+      (ch) => {
+        if (this.opening === opening) this.opening = null;
+        this.adopt(ch);
+      },
+      (err: unknown) => {
+        if (this.opening === opening) this.opening = null;
+        this.opts.log.warn({ err: String(err), conn: this.conn.name }, 'cannot open the publish channel');
+        this.failWaiting(backendUnavailable('cannot open the publish channel', err));
+      },
+    );
+    this.opening = opening;
+    return opening;
+  }
+
+  private adopt(ch: ConfirmChannel): void {
+    const state: ConfirmState = { ch, error: null, mandatory: new Set() };
+    this.opts.metrics?.fabricChannels.inc();
+    ch.on('error', (err: Error) => {
+      state.error = err;
+      this.opts.log.warn({ err: err.message, conn: this.conn.name }, 'publish channel closed by the broker; reopening');
+    });
+    ch.on('return', (msg: Message) => markReturned(state, msg));
+    ch.on('drain', () => {
+      this.overHighWaterMark = false;
+      this.updateWritable();
+    });
+    ch.on('close', () => this.onChannelClosed(state));
+    this.state = state;
+    this.overHighWaterMark = false;
+    this.updateWritable();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.send();
+  }
+
+  private onChannelClosed(state: ConfirmState): void {
+    this.opts.metrics?.fabricChannels.dec();
+    if (this.state !== state) return;
+    this.state = null;
+    this.updateWritable();
+    // A close without a broker error is the connection going away: it reconnects and says 'up'.
+    if (state.error !== null && !this.closing) void this.open();
+  }
+
+  private onConnectionDown(reason: string): void {
+    this.state = null;
+    this.opening = null;
+    this.failWaiting(backendUnavailable(reason));
+    this.updateWritable();
+  }
+
+  private failWaiting(err: GatewayError): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.fail(err);
+  }
+
+  private updateWritable(): void {
+    const writable = this.writable;
+    if (writable === this.wasWritable) return;
+    this.wasWritable = writable;
+    if (!writable) return;
+    for (const listener of [...this.writableListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.opts.log.error({ err }, 'onWritable listener threw');
+      }
+    }
+  }
+}
+
+/**
+ * basic.return carries no publish sequence number. RabbitMQ sends it just before the confirm
+ * of the same message, so the returned message is the oldest unconfirmed mandatory publish
+ * with the same exchange, routing key and body.
+ */
+function markReturned(state: ConfirmState, msg: Message): void {
+  const { exchange, routingKey, replyText } = msg.fields as Message['fields'] & { replyText: string };
+  for (const p of state.mandatory) {
+    if (p.returned === undefined && p.exchange === exchange && p.routingKey === routingKey && p.body.equals(msg.content)) {
+      p.returned = replyText;
+      return;
+    }
+  }
+}

@@ -1,0 +1,363 @@
+// One client session's view of RabbitMQ. Pinned to one slot of its vhost's pool: its
+// topology and consumers on the slot's consume connection (where its exclusive queues live),
+// its publishes on the slot's shared confirm channel. Everything it declares is recorded and
+// declared again after a reconnect; its consumers resume with the same Consumer objects.
+
+import { randomBytes } from 'node:crypto';
+import type { Channel } from 'amqplib';
+import { ErrorCode, GatewayError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type {
+  ConsumeOptions,
+  Consumer,
+  Delivery,
+  DeliveryHandler,
+  ExchangeOptions,
+  ExchangeType,
+  FabricMessage,
+  FabricSession,
+  Headers,
+  PublishOptions,
+  QueueInfo,
+  QueueOptions,
+} from '../types.js';
+import { AmqpConsumer } from './consumer.js';
+import { applyStep, declareQueue } from './declare.js';
+import { isGatewayError } from '../../errors.js';
+import { deliveryFields, toPublishOptions, validateName, validatePublish } from './message.js';
+import type { Slot } from './slot.js';
+import { TopologyRecord, type TopologyStep } from './topology-record.js';
+import type { VhostPool } from './vhost-pool.js';
+
+type GetResult = Delivery & { settle(outcome: 'ack' | 'requeue' | 'discard'): void };
+type Outcome = 'ack' | 'requeue' | 'discard';
+
+/** names for `declareQueue('')`: ours rather than the broker's amq.gen-…, because a name
+ *  starting with "amq." cannot be declared again by a client after a reconnect */
+function generatedName(prefix: string): string {
+  return `${prefix}${randomBytes(16).toString('base64url')}`;
+}
+
+function sessionClosed(): GatewayError {
+  return new GatewayError(ErrorCode.NOT_CONNECTED, 'fabric session closed');
+}
+
+let sessionCounter = 0;
+
+export class AmqpSession implements FabricSession {
+  readonly id: string;
+  private slot: Slot | null = null;
+  private readonly attached: Promise<Slot>;
+  private readonly record = new TopologyRecord();
+  private readonly consumers = new Set<AmqpConsumer>();
+  private readonly unsettledGets = new Set<(outcome: Outcome) => void>();
+  private readonly writableListeners = new Set<() => void>();
+  private stopWatchingWritable: (() => void) | null = null;
+  private replaying: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  /** settles once the last publish that had to wait (exchange check, attach) has been sent */
+  private publishGate: Promise<void> | null = null;
+
+  constructor(
+    readonly vhost: string,
+    readonly label: string | undefined,
+    private readonly pool: VhostPool,
+    private readonly log: Logger,
+  ) {
+    this.id = `amqp-${++sessionCounter}`;
+    if (pool.opened) {
+      this.attach(pool.pickSlot());
+      this.attached = Promise.resolve(this.slot as unknown as Slot);
+    } else {
+      this.attached = pool.ready.then(() => this.attach(pool.pickSlot()));
+      this.attached.catch(() => undefined);
+    }
+  }
+
+  get writable(): boolean {
+    return this.closing === null && (this.slot?.publisher.writable ?? false);
+  }
+
+  onWritable(listener: () => void): () => void {
+    this.writableListeners.add(listener);
+    return () => this.writableListeners.delete(listener);
+  }
+
+  // ---- publishing ------------------------------------------------------------------------
+
+  publish(exchange: string, routingKey: string, message: FabricMessage, opts: PublishOptions = {}): Promise<void> {
+    if (this.closing) return Promise.reject(sessionClosed());
+    const invalid = validatePublish(exchange, routingKey, message, this.pool.brokerUser);
+    if (invalid) return Promise.reject(invalid);
+    const options = toPublishOptions(message.properties, opts.mandatory ?? false);
+    const confirm = opts.confirm ?? false;
+    const send = (slot: Slot) => slot.publisher.publish(exchange, routingKey, message.body, options, confirm);
+    const slot = this.slot;
+    if (slot && this.publishGate === null) {
+      const check = this.exchangeCheck(slot, exchange);
+      if (check === undefined) return send(slot);
+      return this.afterGate(check, () => send(slot));
+    }
+    const ready = this.attached.then((s) => this.exchangeCheck(s, exchange));
+    return this.afterGate(ready, () => send(this.slot as Slot));
+  }
+
+  /** a passive check before the first publish to an exchange not known to exist (see ExchangeCache) */
+  private exchangeCheck(slot: Slot, exchange: string): Promise<void> | undefined {
+    return this.pool.exchanges.ensure(exchange, () => slot.topology.run((ch) => ch.checkExchange(exchange)).then(() => undefined));
+  }
+
+  /**
+   * Send after `before` settles and after every earlier waiting publish of this session was
+   * sent, so a session's publishes reach the broker in the order they were made.
+   */
+  private afterGate(before: Promise<unknown>, send: () => Promise<void>): Promise<void> {
+    const prior = this.publishGate ?? Promise.resolve();
+    let confirmed: Promise<void> = Promise.resolve();
+    const sent = Promise.all([prior, before]).then(() => {
+      confirmed = send();
+    });
+    const gate = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.publishGate = gate;
+    void gate.then(() => {
+      if (this.publishGate === gate) this.publishGate = null;
+    });
+    return sent.then(() => confirmed);
+  }
+
+  // ---- exchanges -------------------------------------------------------------------------
+
+  async declareExchange(name: string, type: ExchangeType, opts: ExchangeOptions = {}): Promise<void> {
+    validateName('exchange', name);
+    const step: TopologyStep = { kind: 'exchange', name, type, opts };
+    await this.topology((ch) => applyStep(ch, step));
+    this.record.add(step);
+    this.pool.exchanges.remember(name);
+  }
+
+  async checkExchange(name: string): Promise<void> {
+    if (name === '') return;
+    validateName('exchange', name);
+    await this.topology((ch) => ch.checkExchange(name));
+    this.pool.exchanges.remember(name);
+  }
+
+  async deleteExchange(name: string, opts: { ifUnused?: boolean } = {}): Promise<void> {
+    validateName('exchange', name);
+    this.pool.exchanges.forget(name);
+    await this.topology((ch) => ch.deleteExchange(name, { ifUnused: opts.ifUnused ?? false }));
+    this.record.forgetExchange(name);
+  }
+
+  async bindExchange(destination: string, source: string, routingKey: string, args?: Headers): Promise<void> {
+    const step: TopologyStep = { kind: 'exchangeBinding', destination, source, routingKey, args };
+    await this.topology((ch) => applyStep(ch, step));
+    this.record.add(step);
+  }
+
+  async unbindExchange(destination: string, source: string, routingKey: string, args?: Headers): Promise<void> {
+    await this.topology((ch) => ch.unbindExchange(destination, source, routingKey, args));
+    this.record.remove({ kind: 'exchangeBinding', destination, source, routingKey, args });
+  }
+
+  // ---- queues ----------------------------------------------------------------------------
+
+  async declareQueue(name: string, opts: QueueOptions = {}): Promise<QueueInfo> {
+    const queue = name === '' ? generatedName('tributary.gen-') : name;
+    validateName('queue', queue);
+    this.pool.assertNotLocked(queue, this);
+    const ok = await this.topology((ch) => declareQueue(ch, queue, opts));
+    if (opts.exclusive) this.pool.claimExclusive(queue, this);
+    this.record.add({ kind: 'queue', name: queue, opts });
+    return { queue: ok.queue, messageCount: ok.messageCount, consumerCount: ok.consumerCount };
+  }
+
+  async checkQueue(name: string): Promise<QueueInfo> {
+    validateName('queue', name);
+    this.pool.assertNotLocked(name, this);
+    const ok = await this.topology((ch) => ch.checkQueue(name));
+    return { queue: ok.queue, messageCount: ok.messageCount, consumerCount: ok.consumerCount };
+  }
+
+  async deleteQueue(name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean } = {}): Promise<{ messageCount: number }> {
+    validateName('queue', name);
+    this.pool.assertNotLocked(name, this);
+    const ok = await this.topology((ch) => ch.deleteQueue(name, { ifUnused: opts.ifUnused ?? false, ifEmpty: opts.ifEmpty ?? false }));
+    this.record.forgetQueue(name);
+    this.pool.releaseExclusive(name, this);
+    return { messageCount: ok.messageCount };
+  }
+
+  async purgeQueue(name: string): Promise<{ messageCount: number }> {
+    validateName('queue', name);
+    this.pool.assertNotLocked(name, this);
+    const ok = await this.topology((ch) => ch.purgeQueue(name));
+    return { messageCount: ok.messageCount };
+  }
+
+  async bindQueue(queue: string, exchange: string, routingKey: string, args?: Headers): Promise<void> {
+    this.pool.assertNotLocked(queue, this);
+    const step: TopologyStep = { kind: 'queueBinding', queue, exchange, routingKey, args };
+    await this.topology((ch) => applyStep(ch, step));
+    this.record.add(step);
+  }
+
+  async unbindQueue(queue: string, exchange: string, routingKey: string, args?: Headers): Promise<void> {
+    this.pool.assertNotLocked(queue, this);
+    await this.topology((ch) => ch.unbindQueue(queue, exchange, routingKey, args));
+    this.record.remove({ kind: 'queueBinding', queue, exchange, routingKey, args });
+  }
+
+  // ---- consuming -------------------------------------------------------------------------
+
+  async consume(queue: string, opts: ConsumeOptions, onDelivery: DeliveryHandler): Promise<Consumer> {
+    this.pool.assertNotLocked(queue, this);
+    const slot = await this.ready();
+    // A consume on a missing or locked queue would close a shared consumer channel: find out
+    // on the topology channel first, unless this session declared the queue itself.
+    if (this.record.queue(queue) === undefined) await slot.topology.run((ch) => ch.checkQueue(queue));
+    const tag = opts.consumerTag ?? generatedName('tributary.ctag-');
+    const consumer = new AmqpConsumer(tag, queue, opts, onDelivery, {
+      log: this.log,
+      release: (c, channel) => {
+        this.consumers.delete(c);
+        slot.consumers.release(c, channel);
+      },
+    });
+    this.consumers.add(consumer);
+    try {
+      await slot.consumers.attach(consumer);
+    } catch (err) {
+      this.consumers.delete(consumer);
+      throw err;
+    }
+    return consumer;
+  }
+
+  async get(queue: string, opts: { noAck?: boolean } = {}): Promise<GetResult | null> {
+    this.pool.assertNotLocked(queue, this);
+    const slot = await this.ready();
+    const noAck = opts.noAck ?? false;
+    let channel: Channel | undefined;
+    const msg = await slot.topology.run((ch) => {
+      channel = ch;
+      return ch.get(queue, { noAck });
+    });
+    if (msg === false) return null;
+    let settled = noAck;
+    const settle = (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      this.unsettledGets.delete(settle);
+      // basic.get deliveries belong to the channel that fetched them; if it has closed since,
+      // the broker has requeued the message already
+      if (!channel || !slot.topology.isCurrent(channel)) return;
+      try {
+        if (outcome === 'ack') channel.ack(msg);
+        else channel.nack(msg, false, outcome === 'requeue');
+      } catch {
+        // closed in between: requeued by the broker
+      }
+    };
+    if (!noAck) this.unsettledGets.add(settle);
+    return { ...deliveryFields(msg), deliveryTag: msg.fields.deliveryTag, consumerTag: '', settle };
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** the fabric is closing its connections: forget everything without broker round trips */
+  abandon(): void {
+    this.closing ??= Promise.resolve();
+    this.detach();
+  }
+
+  /** declare the recorded topology again and resume consumers (after a reconnect) */
+  replay(slot: Slot, isCurrent: () => boolean): Promise<void> {
+    if (this.closing || slot !== this.slot) return Promise.resolve();
+    const run = this.redeclare(slot, isCurrent);
+    this.replaying = run;
+    return run.finally(() => {
+      if (this.replaying === run) this.replaying = null;
+    });
+  }
+
+  private async redeclare(slot: Slot, isCurrent: () => boolean): Promise<void> {
+    for (const step of this.record.all()) {
+      if (!isCurrent() || this.closing) return;
+      try {
+        await slot.topology.run((ch) => applyStep(ch, step));
+      } catch (err) {
+        if (isGatewayError(err, ErrorCode.BACKEND_UNAVAILABLE)) return;
+        this.log.warn({ session: this.id, step, err: String(err) }, 'could not declare again after a reconnect');
+      }
+    }
+    for (const consumer of this.consumers) {
+      if (!isCurrent() || this.closing) return;
+      if (consumer.cancelled || consumer.channel !== null) continue;
+      try {
+        await slot.consumers.attach(consumer);
+      } catch (err) {
+        if (isGatewayError(err, ErrorCode.BACKEND_UNAVAILABLE)) return;
+        this.log.warn({ session: this.id, consumer: consumer.tag, queue: consumer.queue, err: String(err) }, 'could not resume a consumer after a reconnect');
+      }
+    }
+  }
+
+  private attach(slot: Slot): Slot {
+    this.slot = slot;
+    slot.sessions.add(this);
+    this.stopWatchingWritable = slot.publisher.onWritable(() => this.notifyWritable());
+    return slot;
+  }
+
+  private detach(): void {
+    this.stopWatchingWritable?.();
+    this.stopWatchingWritable = null;
+    this.writableListeners.clear();
+    this.slot?.sessions.delete(this);
+  }
+
+  private notifyWritable(): void {
+    for (const listener of [...this.writableListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error({ err, session: this.id }, 'onWritable listener threw');
+      }
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    const slot = await this.attached.catch(() => null);
+    await Promise.all([...this.consumers].map((c) => c.cancel().catch(() => undefined)));
+    for (const settle of [...this.unsettledGets]) settle('requeue');
+    if (slot?.sub.isUp) {
+      const owned = this.record.queues().filter((q) => q.opts.exclusive || q.opts.autoDelete);
+      await Promise.all(owned.map((q) => slot.topology.run((ch) => ch.deleteQueue(q.name)).catch(() => undefined)));
+    }
+    for (const q of this.record.queues()) this.pool.releaseExclusive(q.name, this);
+    this.record.clear();
+    this.detach();
+  }
+
+  /** the session's slot, once attached and done redeclaring after a reconnect */
+  private async ready(): Promise<Slot> {
+    if (this.closing) throw sessionClosed();
+    const slot = this.slot ?? (await this.attached);
+    if (this.replaying) await this.replaying;
+    return slot;
+  }
+
+  private async topology<T>(op: (ch: Channel) => Promise<T>): Promise<T> {
+    const slot = await this.ready();
+    return slot.topology.run(op);
+  }
+}

@@ -1,0 +1,125 @@
+// One slot of a vhost's pool: the unit a session is pinned to. A slot is TWO AMQP connections:
+//
+//   consume connection: the topology channel (declares, binds, deletes, passive checks, get)
+//     and the consumer channels (up to `consumersPerChannel` consumers each). Exclusive
+//     queues belong to a connection, so a session's topology and consumers must stay on one.
+//   publish connection: one confirm channel shared by every session of the slot.
+//
+// Publishing and consuming are split because RabbitMQ's memory and disk alarms block the
+// connections that publish (the broker stops reading their sockets): acks and consumer
+// traffic on a publishing connection would stall with them. RabbitMQ's docs advise exactly
+// this split. Per slot: 2 connections, 1 + 1 + ceil(consumers / consumersPerChannel) channels.
+//
+// When the consume connection comes back after a loss, every live session pinned here
+// declares its recorded topology again and resumes its consumers.
+
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import type { BackoffOptions } from './backoff.js';
+import { ManagedConnection } from './connection.js';
+import { ConsumerChannelPool } from './consumer-channels.js';
+import { Publisher } from './publisher.js';
+import type { AmqpSession } from './session.js';
+import { TopologyChannel } from './topology-channel.js';
+
+export interface SlotOptions {
+  url: string;
+  /** names the connections in `rabbitmqctl list_connections name` */
+  name: string;
+  log: Logger;
+  metrics: Metrics | undefined;
+  backoff: BackoffOptions | undefined;
+  confirmWindow: number;
+  maxUnconfirmed: number;
+  consumersPerChannel: number;
+  /** sessions replayed at once after a reconnect */
+  replayConcurrency: number;
+  /** something that `status()` reports on changed */
+  onChange(): void;
+}
+
+export class Slot {
+  readonly sub: ManagedConnection;
+  readonly pub: ManagedConnection;
+  readonly publisher: Publisher;
+  readonly topology: TopologyChannel;
+  readonly consumers: ConsumerChannelPool;
+  readonly sessions = new Set<AmqpSession>();
+  private replayGeneration = 0;
+  private replaying = false;
+
+  constructor(private readonly opts: SlotOptions) {
+    const { url, log, backoff } = opts;
+    this.sub = new ManagedConnection({ url, name: `${opts.name} consume`, log, backoff });
+    this.pub = new ManagedConnection({ url, name: `${opts.name} publish`, log, backoff });
+    this.publisher = new Publisher(this.pub, {
+      window: opts.confirmWindow,
+      maxUnconfirmed: opts.maxUnconfirmed,
+      log,
+      metrics: opts.metrics,
+    });
+    this.topology = new TopologyChannel(this.sub, log, opts.metrics);
+    this.consumers = new ConsumerChannelPool(this.sub, { perChannel: opts.consumersPerChannel, log, metrics: opts.metrics });
+    for (const conn of [this.sub, this.pub]) {
+      conn.on('down', () => opts.onChange());
+      conn.on('blocked', () => opts.onChange());
+      conn.on('unblocked', () => opts.onChange());
+    }
+    this.sub.on('up', () => void this.recover());
+    this.pub.on('up', () => void this.publisher.ready().then(() => opts.onChange()));
+  }
+
+  /** connected, and (after a loss) every session's topology declared again */
+  get ready(): boolean {
+    return this.sub.isUp && this.pub.isUp && !this.replaying;
+  }
+
+  get blocked(): boolean {
+    return this.pub.blocked;
+  }
+
+  /** why not ready, when not */
+  get reason(): string | undefined {
+    if (!this.sub.isUp) return this.sub.reason;
+    if (!this.pub.isUp) return this.pub.reason;
+    if (this.replaying) return 'declaring session topology again after a reconnect';
+    return undefined;
+  }
+
+  async open(): Promise<void> {
+    try {
+      await Promise.all([this.sub.open(), this.pub.open()]);
+      await this.publisher.ready();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.publisher.close(), this.topology.close(), this.consumers.close()]);
+    await Promise.all([this.sub.close(), this.pub.close()]);
+  }
+
+  private async recover(): Promise<void> {
+    const generation = ++this.replayGeneration;
+    const isCurrent = () => generation === this.replayGeneration && this.sub.isUp;
+    const sessions = [...this.sessions];
+    if (sessions.length === 0) return this.opts.onChange();
+    this.replaying = true;
+    this.opts.onChange();
+    const started = Date.now();
+    let next = 0;
+    const worker = async () => {
+      while (next < sessions.length && isCurrent()) {
+        const session = sessions[next++];
+        if (session) await session.replay(this, isCurrent);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.replayConcurrency, sessions.length) }, worker));
+    if (generation !== this.replayGeneration) return;
+    this.replaying = false;
+    this.opts.log.info({ conn: this.sub.name, sessions: sessions.length, ms: Date.now() - started }, 'session topology declared again');
+    this.opts.onChange();
+  }
+}
