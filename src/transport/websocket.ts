@@ -1,0 +1,177 @@
+// WebSocket on the HTTP server's 'upgrade' (ws in noServer mode).
+// - /ws: the subprotocol picks the protocol (v12.stomp, mqtt, wamp.2.json, ...): the first
+//   one the client offers that some protocol serves;
+// - /stomp, /mqtt, /wamp: fixed protocol; a subprotocol the client offers is still negotiated;
+// - an unknown path is refused with 404, an unusable subprotocol with 400, a full house or a
+//   stopping gateway with 503, all in the handshake.
+// Each WebSocket message is one onData(Buffer); send(string) is a text frame, send(Buffer) a
+// binary one. The server pings every pingIntervalMs; a peer silent for a whole interval is cut.
+// The handshake timeout is enforced by the HTTP server (headersTimeout, see http/server.ts).
+
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import type { ProtocolModule } from '../protocols/types.js';
+import type { Acceptor } from './acceptor.js';
+import type { Link, LinkIo } from './link.js';
+import { formatPeer, peerOf } from './peer.js';
+
+const END_GRACE_MS = 5_000;
+
+export interface WebSocketListenerOptions {
+  modules: readonly ProtocolModule[];
+  acceptor: Acceptor;
+  maxMessageBytes: number;
+  pingIntervalMs: number;
+  log: Logger;
+}
+
+type Route = { module: ProtocolModule; subprotocol: string | undefined } | { status: 400 | 404 | 503; reason: string };
+
+interface Tracked {
+  link: Link;
+  alive: boolean;
+}
+
+export class WebSocketListener {
+  private readonly wss: WebSocketServer;
+  private readonly chosen = new WeakMap<IncomingMessage, string | undefined>();
+  private readonly sockets = new Map<WebSocket, Tracked>();
+  private readonly pingTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: WebSocketListenerOptions) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: opts.maxMessageBytes,
+      handleProtocols: (_offered, req) => this.chosen.get(req) ?? false,
+    });
+    if (opts.pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.pingAll(), opts.pingIntervalMs);
+      this.pingTimer.unref();
+    }
+  }
+
+  /** the routes this listener answers, for logs and the overview */
+  paths(): string[] {
+    return ['/ws', ...this.opts.modules.map((m) => `/${m.name}`)];
+  }
+
+  /** the http server's 'upgrade' listener */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const route = this.route(req);
+    if ('status' in route) {
+      this.opts.log.debug({ url: req.url, status: route.status, reason: route.reason }, 'websocket handshake refused');
+      refuse(socket, route.status, route.reason);
+      return;
+    }
+    this.chosen.set(req, route.subprotocol);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, route.module, socket as Socket));
+  };
+
+  /** refuse new handshakes and stop pinging; open connections are shut down by the acceptor */
+  stop(): void {
+    this.stopping = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+  }
+
+  private route(req: IncomingMessage): Route {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    const route = path === '/ws' ? this.routeBySubprotocol(offered) : this.routeByPath(path, offered);
+    if ('status' in route) return route;
+    if (this.stopping) return { status: 503, reason: 'server shutting down' };
+    const refusal = this.opts.acceptor.refusal(peerOf(req.socket));
+    return refusal === undefined ? route : { status: 503, reason: refusal };
+  }
+
+  private routeBySubprotocol(offered: string[]): Route {
+    for (const subprotocol of offered) {
+      const module = this.opts.modules.find((m) => m.wsSubprotocols.includes(subprotocol));
+      if (module) return { module, subprotocol };
+    }
+    const served = this.opts.modules.flatMap((m) => m.wsSubprotocols).join(', ');
+    return { status: 400, reason: offered.length === 0 ? `/ws needs a subprotocol: one of ${served}` : `no supported subprotocol offered (supported: ${served})` };
+  }
+
+  private routeByPath(path: string, offered: string[]): Route {
+    const module = this.opts.modules.find((m) => `/${m.name}` === path);
+    if (!module) return { status: 404, reason: `no WebSocket endpoint at ${path} (try /ws, ${this.opts.modules.map((m) => `/${m.name}`).join(', ')})` };
+    if (offered.length === 0) return { module, subprotocol: undefined };
+    const subprotocol = offered.find((p) => module.wsSubprotocols.includes(p));
+    if (subprotocol) return { module, subprotocol };
+    return { status: 400, reason: `${path} serves subprotocols ${module.wsSubprotocols.join(', ')}` };
+  }
+
+  private accept(ws: WebSocket, module: ProtocolModule, socket: Socket): void {
+    ws.binaryType = 'nodebuffer';
+    const peer = peerOf(socket);
+    const result = this.opts.acceptor.open(module, webSocketIo(ws), { transport: 'ws', peer, subprotocol: ws.protocol || undefined });
+    if ('refused' in result) {
+      ws.close(1013, 'try again later');
+      return;
+    }
+    const tracked: Tracked = { link: result.link, alive: true };
+    this.sockets.set(ws, tracked);
+    let error: Error | undefined;
+    ws.on('message', (data: RawData) => {
+      tracked.alive = true;
+      result.link.receive(toBuffer(data));
+    });
+    ws.on('pong', () => {
+      tracked.alive = true;
+    });
+    ws.on('error', (err) => {
+      error = err;
+      this.opts.log.debug({ conn: result.link.id, peer: formatPeer(peer), err }, 'websocket error');
+    });
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      result.link.handleClose(error);
+    });
+  }
+
+  private pingAll(): void {
+    for (const [ws, tracked] of this.sockets) {
+      if (!tracked.alive) {
+        tracked.link.fail('timeout', `no pong within ${this.opts.pingIntervalMs} ms`);
+        continue;
+      }
+      tracked.alive = false;
+      ws.ping();
+    }
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function webSocketIo(ws: WebSocket): LinkIo {
+  return {
+    write: (data, done) => ws.send(data, { binary: typeof data !== 'string' }, done),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    end: () => {
+      ws.close(1000);
+      setTimeout(() => ws.terminate(), END_GRACE_MS).unref();
+    },
+    destroy: () => ws.terminate(),
+  };
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.once('finish', () => socket.destroy());
+}
