@@ -12,6 +12,7 @@ import { redactUrl } from './config/load.js';
 import { packageInfo } from './config/package-info.js';
 import type { Config } from './config/schema.js';
 import { ErrorCode, GatewayError, isGatewayError } from './errors.js';
+import { AmqpFabric } from './fabric/amqp/index.js';
 import { EmbeddedFabric } from './fabric/embedded/index.js';
 import type { Fabric } from './fabric/types.js';
 import { buildHttp } from './http/server.js';
@@ -186,9 +187,9 @@ function remaining(deadline: number): number {
   return Math.max(100, deadline - Date.now());
 }
 
-function createFabric(config: Config, log: Logger, _metrics: Metrics): Fabric {
+function createFabric(config: Config, log: Logger, metrics: Metrics): Fabric {
   if (config.amqpUrl === null) return new EmbeddedFabric({ log: log.child({ component: 'fabric' }) });
-  throw new GatewayError(ErrorCode.CONFIG, 'amqpUrl: the RabbitMQ fabric is not available in this build');
+  return new AmqpFabric({ url: config.amqpUrl, connectionsPerVhost: config.amqpConnections, log, metrics });
 }
 
 async function startFabric(fabric: Fabric, config: Config): Promise<void> {
