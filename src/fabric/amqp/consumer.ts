@@ -35,7 +35,8 @@ export class AmqpConsumer implements Consumer {
 
   constructor(
     readonly tag: string,
-    readonly queue: string,
+    /** changes only when a server-named queue comes back under a new name after a reconnect */
+    public queue: string,
     readonly opts: ConsumeOptions,
     private readonly onDelivery: DeliveryHandler,
     private readonly hooks: ConsumerHooks,

@@ -26,14 +26,12 @@ import { applyStep, declareQueue } from './declare.js';
 import { isGatewayError } from '../../errors.js';
 import { deliveryFields, toPublishOptions, validateName, validatePublish } from './message.js';
 import type { Slot } from './slot.js';
-import { TopologyRecord, type TopologyStep } from './topology-record.js';
+import { TopologyRecord, withQueueRenamed, type TopologyStep } from './topology-record.js';
 import type { VhostPool } from './vhost-pool.js';
 
 type GetResult = Delivery & { settle(outcome: 'ack' | 'requeue' | 'discard'): void };
 type Outcome = 'ack' | 'requeue' | 'discard';
 
-/** names for `declareQueue('')`: ours rather than the broker's amq.gen-…, because a name
- *  starting with "amq." cannot be declared again by a client after a reconnect */
 function generatedName(prefix: string): string {
   return `${prefix}${randomBytes(16).toString('base64url')}`;
 }
@@ -166,12 +164,11 @@ export class AmqpSession implements FabricSession {
   // ---- queues ----------------------------------------------------------------------------
 
   async declareQueue(name: string, opts: QueueOptions = {}): Promise<QueueInfo> {
-    const queue = name === '' ? generatedName('tributary.gen-') : name;
-    validateName('queue', queue);
-    this.pool.assertNotLocked(queue, this);
-    const ok = await this.topology((ch) => declareQueue(ch, queue, opts));
-    if (opts.exclusive) this.pool.claimExclusive(queue, this);
-    this.record.add({ kind: 'queue', name: queue, opts });
+    validateName('queue', name);
+    if (name !== '') this.pool.assertNotLocked(name, this);
+    const ok = await this.topology((ch) => declareQueue(ch, name, opts));
+    if (opts.exclusive) this.pool.claimExclusive(ok.queue, this);
+    this.record.add({ kind: 'queue', name: ok.queue, opts, serverNamed: name === '' });
     return { queue: ok.queue, messageCount: ok.messageCount, consumerCount: ok.consumerCount };
   }
 
@@ -219,7 +216,10 @@ export class AmqpSession implements FabricSession {
     // A consume on a missing or locked queue would close a shared consumer channel: find out
     // on the topology channel first, unless this session declared the queue itself.
     if (this.record.queue(queue) === undefined) await slot.topology.run((ch) => ch.checkQueue(queue));
-    const tag = opts.consumerTag ?? generatedName('tributary.ctag-');
+    const tag = opts.consumerTag ?? generatedName('amq.ctag-');
+    if ([...this.consumers].some((c) => c.tag === tag)) {
+      throw new GatewayError(ErrorCode.PRECONDITION_FAILED, `consumer tag '${tag}' already in use on this session`);
+    }
     const consumer = new AmqpConsumer(tag, queue, opts, onDelivery, {
       log: this.log,
       release: (c, channel) => {
@@ -290,15 +290,28 @@ export class AmqpSession implements FabricSession {
   }
 
   private async redeclare(slot: Slot, isCurrent: () => boolean): Promise<void> {
-    for (const step of this.record.all()) {
+    const renames = new Map<string, string>();
+    for (const recorded of this.record.all()) {
       if (!isCurrent() || this.closing) return;
+      let step = recorded;
+      for (const [from, to] of renames) step = withQueueRenamed(step, from, to);
       try {
-        await slot.topology.run((ch) => applyStep(ch, step));
+        if (step.kind === 'queue' && step.serverNamed) {
+          // RabbitMQ refuses "amq.*" names from clients: ask for a new name, as RabbitMQ's own
+          // clients do when they recover a server-named queue
+          const opts = step.opts;
+          const ok = await slot.topology.run((ch) => declareQueue(ch, '', opts));
+          if (ok.queue !== step.name) renames.set(step.name, ok.queue);
+        } else {
+          const current = step;
+          await slot.topology.run((ch) => applyStep(ch, current));
+        }
       } catch (err) {
         if (isGatewayError(err, ErrorCode.BACKEND_UNAVAILABLE)) return;
         this.log.warn({ session: this.id, step, err: String(err) }, 'could not declare again after a reconnect');
       }
     }
+    for (const [from, to] of renames) this.renameQueue(from, to);
     for (const consumer of this.consumers) {
       if (!isCurrent() || this.closing) return;
       if (consumer.cancelled || consumer.channel !== null) continue;
@@ -309,6 +322,13 @@ export class AmqpSession implements FabricSession {
         this.log.warn({ session: this.id, consumer: consumer.tag, queue: consumer.queue, err: String(err) }, 'could not resume a consumer after a reconnect');
       }
     }
+  }
+
+  private renameQueue(from: string, to: string): void {
+    this.log.warn({ session: this.id, from, to }, 'server-named queue declared again under a new name after a reconnect');
+    this.record.renameQueue(from, to);
+    this.pool.renameExclusive(from, to, this);
+    for (const consumer of this.consumers) if (consumer.queue === from) consumer.queue = to;
   }
 
   private attach(slot: Slot): Slot {

@@ -6,7 +6,8 @@ import type { ExchangeOptions, ExchangeType, Headers, QueueOptions } from '../ty
 
 export type TopologyStep =
   | { kind: 'exchange'; name: string; type: ExchangeType; opts: ExchangeOptions }
-  | { kind: 'queue'; name: string; opts: QueueOptions }
+  /** serverNamed: declared with '' (RabbitMQ named it amq.gen-…, a name no client may declare again) */
+  | { kind: 'queue'; name: string; opts: QueueOptions; serverNamed?: boolean }
   | { kind: 'queueBinding'; queue: string; exchange: string; routingKey: string; args: Headers | undefined }
   | { kind: 'exchangeBinding'; destination: string; source: string; routingKey: string; args: Headers | undefined };
 
@@ -39,6 +40,13 @@ export class TopologyRecord {
     }
   }
 
+  /** a server-named queue came back under a new name: every step that named it follows */
+  renameQueue(from: string, to: string): void {
+    const steps = [...this.steps.values()].map((step) => withQueueRenamed(step, from, to));
+    this.steps.clear();
+    for (const step of steps) this.add(step);
+  }
+
   queue(name: string): QueueOptions | undefined {
     const step = this.steps.get(`q:${name}`);
     return step?.kind === 'queue' ? step.opts : undefined;
@@ -61,6 +69,12 @@ export class TopologyRecord {
   clear(): void {
     this.steps.clear();
   }
+}
+
+export function withQueueRenamed(step: TopologyStep, from: string, to: string): TopologyStep {
+  if (step.kind === 'queue' && step.name === from) return { ...step, name: to };
+  if (step.kind === 'queueBinding' && step.queue === from) return { ...step, queue: to };
+  return step;
 }
 
 function keyOf(step: TopologyStep): string {

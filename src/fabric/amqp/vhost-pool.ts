@@ -55,6 +55,12 @@ export class VhostPool {
     this.exclusiveOwners.set(queue, session);
   }
 
+  renameExclusive(from: string, to: string, session: AmqpSession): void {
+    if (this.exclusiveOwners.get(from) !== session) return;
+    this.exclusiveOwners.delete(from);
+    this.exclusiveOwners.set(to, session);
+  }
+
   releaseExclusive(queue: string, session: AmqpSession): void {
     if (this.exclusiveOwners.get(queue) === session) this.exclusiveOwners.delete(queue);
   }
