@@ -2,7 +2,7 @@
 // broker. Same contract as the amqp fabric (test/contract/fabric.contract.ts runs on both).
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../log.js';
-import type { Fabric, FabricEvents, FabricSession, FabricStatus } from '../types.js';
+import type { Fabric, FabricEvents, FabricSession, FabricStatus, SessionOwner } from '../types.js';
 import { DeliveryScheduler } from './scheduler.js';
 import { EmbeddedSession } from './session.js';
 import { VHost } from './vhost.js';
@@ -32,7 +32,7 @@ export class EmbeddedFabric extends EventEmitter<FabricEvents> implements Fabric
     this.emit('up');
   }
 
-  openSession(owner: { vhost: string; label?: string }): FabricSession {
+  openSession(owner: SessionOwner): FabricSession {
     if (this.state === 'closed') throw new Error('embedded fabric is closed');
     const id = `embedded-${++this.sessionCounter}${owner.label === undefined ? '' : `-${owner.label}`}`;
     const session = new EmbeddedSession(id, this.vhost(owner.vhost), this.scheduler, this.log, (s) => this.sessions.delete(s));
@@ -50,6 +50,8 @@ export class EmbeddedFabric extends EventEmitter<FabricEvents> implements Fabric
     for (const s of [...this.sessions]) await s.close();
     this.state = 'closed';
     this.scheduler.close();
+    for (const v of this.vhosts.values()) v.destroy();
+    this.vhosts.clear();
     this.emit('down', 'closed');
   }
 

@@ -69,7 +69,15 @@ export class Queue {
   }
 
   enqueue(routed: RoutedMessage, ttl: number | undefined, now: number): EnqueueResult {
-    const message: QueuedMessage = { ...routed, seq: this.nextSeq++, expiresAt: this.expiryFor(ttl, now), redelivered: false };
+    const message: QueuedMessage = {
+      exchange: routed.exchange,
+      routingKey: routed.routingKey,
+      body: routed.body,
+      properties: routed.properties,
+      seq: this.nextSeq++,
+      expiresAt: this.expiryFor(ttl, now),
+      redelivered: false,
+    };
     if (this.ready.length === 0) {
       const s = this.pickSubscriber();
       if (s !== undefined) {

@@ -317,8 +317,11 @@ export class VHost implements QueueHost {
     return q === undefined ? [] : [q];
   }
 
-  get isEmpty(): boolean {
-    return this.queues.size === 0 && this.exchanges.size === PREDECLARED.length;
+  /** the fabric is closing: stop every queue's timers and drop its messages */
+  destroy(): void {
+    for (const q of this.queues.values()) q.destroy();
+    this.queues.clear();
+    this.inbound.clear();
   }
 }
 
