@@ -42,11 +42,32 @@ export interface AuthorizeRequest {
   context?: { clientId?: string };
 }
 
+/**
+ * What a challenge-response login (WAMP-CRA, wamp-proto "Password Salting") keeps for a user:
+ * key = base64(PBKDF2-HMAC-SHA256(password, salt, iterations, keylen)). The password itself is
+ * never stored; the derived key is the shared secret both sides sign the challenge with.
+ */
+export interface ChallengeSecret {
+  salt: string;
+  iterations: number;
+  keylen: number;
+  /** base64 of the derived key */
+  key: string;
+}
+
 export interface Authenticator {
   /** resolves the principal or rejects with GatewayError AUTH_FAILED (after the configured delay) */
   authenticate(credentials: Credentials, peer: Peer, vhost: string): Promise<Principal>;
   /** resolves when allowed; rejects with GatewayError NOT_AUTHORIZED naming resource and permission */
   authorize(principal: Principal, request: AuthorizeRequest): Promise<void>;
+  /**
+   * Optional challenge-response login (WAMP-CRA). Looks up the user's stored ChallengeSecret
+   * (null for an unknown user or one without one) and calls `prove`, which sends the challenge
+   * and resolves true when the client's answer proves it knows the secret. Same throttle,
+   * failed-login delay, loopback and vhost rules as `authenticate`; rejects with AUTH_FAILED.
+   * Absent: the gateway offers no challenge-response login.
+   */
+  authenticateChallenge?(username: string, prove: (secret: ChallengeSecret | null) => Promise<boolean>, peer: Peer, vhost: string): Promise<Principal>;
   /** whether the vhost exists for this gateway (unknown vhosts map to the default where configured) */
   resolveVhost(requested: string | undefined): string;
 }
