@@ -53,7 +53,7 @@ async function tcpClient(port: number) {
 
 async function counter(gw: TestGateway, name: 'connectionsClosed' | 'connectionsOpened' | 'connections' | 'bytesIn' | 'bytesOut', labels: Record<string, string>): Promise<number> {
   const metric = await gw.gateway.ctx.metrics[name].get();
-  return metric.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((sum, v) => sum + v.value, 0);
+  return metric.values.filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val)).reduce((sum, v) => sum + v.value, 0);
 }
 
 function expectSlowConsumer(err: Error | undefined, detail: RegExp): void {
