@@ -21,8 +21,8 @@ const errors: [selector: string, detail: RegExp][] = [
   ['a = 1e+', /^invalid exponent in numeric literal at column 5$/],
   ['a = 0x', /^invalid hexadecimal literal at column 5$/],
   ['a = 0xZ', /^invalid hexadecimal literal at column 5$/],
-  ['a = 9223372036854775808', /^integer literal out of range for a long at column 5$/],
-  ['a = 0x8000000000000000', /^integer literal out of range for a long at column 5$/],
+  ['a = 0x8000000000000000', /^hexadecimal literal out of range for a long at column 5$/],
+  ['a = 01000000000000000000000', /^octal literal out of range for a long at column 5$/],
   // structure
   ['a =', /^unexpected end of selector at column 4: expected an operand$/],
   ['a == 1', /^unexpected '=' at column 4: expected an operand$/],

@@ -7,7 +7,7 @@ import { kindOf } from './ast.js';
 import { compileLike } from './like.js';
 import type { OrderOp } from './values.js';
 import {
-  arithmetic, equals, fromHeader, negate, numeric, order, orderNumbers, scanNumeric, toComparable, toCondition,
+  arithmetic, equals, fromHeader, negate, numeric, order, orderNumbers, scanNumeric, stringToComparable, toCondition,
 } from './values.js';
 
 export type Headers = Readonly<Record<string, unknown>>;
@@ -228,10 +228,11 @@ function compileCompare(op: CompareOp, left: Node, right: Node): Cond {
       }
       if (typeof lit === 'number' || typeof lit === 'bigint') {
         const n = comparableLiteral(lit);
+        const approximate = typeof lit === 'number';
         return (h) => {
           const v = l(h);
           if (typeof v === 'string') {
-            const x = toComparable(v);
+            const x = stringToComparable(v, approximate);
             // eslint-disable-next-line eqeqeq -- bigint == number compares the mathematical values
             return (x !== undefined && x == n) !== ne;
           }
@@ -241,11 +242,12 @@ function compileCompare(op: CompareOp, left: Node, right: Node): Cond {
       }
     } else if (typeof lit === 'number' || typeof lit === 'bigint') {
       const n = comparableLiteral(lit);
+      const approximate = typeof lit === 'number';
       const o: OrderOp = op;
       return (h) => {
         const v = l(h);
         if (v === null) return null;
-        const x = typeof v === 'number' ? v : toComparable(v);
+        const x = typeof v === 'string' ? stringToComparable(v, approximate) : typeof v === 'boolean' ? undefined : v;
         if (x === undefined) return false;
         return orderNumbers(o, x, n);
       };

@@ -6,6 +6,8 @@
 //                 characters: letters, '$', '_', currency, connectors; parts add digits and marks)
 //   string      = "'" *( "''" | any char but "'" ) "'"
 //   exact       = ( "0" ("x"|"X") 1*HEXDIG | "0" *OCTDIG | NZDIGIT *DIGIT ) [ "l" | "L" ]
+//                 (hex and octal must fit a long; a decimal beyond a long is approximate, as
+//                 ActiveMQ makes it a BigDecimal)
 //   approximate = 1*DIGIT "." *DIGIT [exp] | "." 1*DIGIT [exp] | 1*DIGIT exp
 //   exp         = ("e"|"E") ["+"|"-"] 1*DIGIT
 //   operator    = "=" | "<>" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*" | "/" | "%" | "(" | ")" | ","
@@ -20,6 +22,8 @@ export const KEYWORDS = [
   'NOT', 'AND', 'OR', 'BETWEEN', 'LIKE', 'ESCAPE', 'IN', 'IS', 'NULL', 'TRUE', 'FALSE',
 ] as const;
 export type Keyword = (typeof KEYWORDS)[number];
+
+const LONG_MAX = 2n ** 63n - 1n;
 const KEYWORD_SET: ReadonlySet<string> = new Set(KEYWORDS);
 
 export const OPERATORS = ['=', '<>', '<', '<=', '>', '>=', '+', '-', '*', '/', '%', '(', ')', ','] as const;
@@ -155,6 +159,7 @@ function scanNumber(text: string, i: number, tokens: Token[]): number {
     while (i < n && isHexDigit(text.charCodeAt(i))) i++;
     if (i === start + 2) throw selectorError(`invalid hexadecimal literal ${at(start)}`);
     const value = BigInt(text.slice(start, i));
+    if (value > LONG_MAX) throw selectorError(`hexadecimal literal out of range for a long ${at(start)}`);
     if ((text.charCodeAt(i) | 0x20) === 0x6c) i++;
     tokens.push({ kind: 'exact', pos: start, value });
     return i;
@@ -186,8 +191,15 @@ function scanNumber(text: string, i: number, tokens: Token[]): number {
   if (digits.length > 1 && digits.charCodeAt(0) === 0x30) {
     if (!/^[0-7]+$/.test(digits)) throw selectorError(`invalid octal literal ${quote(digits)} ${at(start)}`);
     value = BigInt(`0o${digits.slice(1)}`);
+    if (value > LONG_MAX) throw selectorError(`octal literal out of range for a long ${at(start)}`);
   } else {
     value = BigInt(digits);
+    // beyond a long (ActiveMQ: BigDecimal): approximate; 2^63 stays exact for a leading minus
+    if (value > LONG_MAX + 1n) {
+      if ((text.charCodeAt(i) | 0x20) === 0x6c) i++;
+      tokens.push({ kind: 'approx', pos: start, value: Number(digits) });
+      return i;
+    }
   }
   if ((text.charCodeAt(i) | 0x20) === 0x6c) i++;
   tokens.push({ kind: 'exact', pos: start, value });

@@ -24,7 +24,7 @@
 // Static checks, as ActiveMQ makes them at parse time: AND/OR/NOT and the selector itself take
 // boolean expressions or identifiers; arithmetic, <, <=, >, >= and BETWEEN take numbers or
 // identifiers; NULL is only an operand of IS [NOT] NULL; LIKE takes a string or an identifier.
-// Exact literals must fit a Java long (after folding a leading minus).
+// Exact literals are Java longs; decimal integers beyond that range are approximate.
 //
 // Bounds: input length is checked before tokenizing; nesting (parentheses, NOT, unary signs and
 // the height of the tree) is limited by maxDepth; AND/OR chains are flattened so they do not add
@@ -425,7 +425,8 @@ class Parser {
   }
 
   private exactLiteral(pos: number, value: bigint): Node {
-    if (value > LONG_MAX) throw selectorError(`integer literal out of range for a long ${at(pos)}`);
+    // 2^63 without a leading minus: beyond a long, so approximate (the lexer does the same above it)
+    if (value > LONG_MAX) return { t: 'lit', pos, value: Number(value) };
     return { t: 'lit', pos, value };
   }
 }

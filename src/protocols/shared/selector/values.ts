@@ -10,7 +10,8 @@
 // FALSE (not UNKNOWN). We do the same, with these deliberate differences:
 //   - A numeric string is any JMS numeric literal form (optional sign, digits, optional fraction,
 //     optional exponent; no whitespace, no hex): "1500.5" > 1000 is TRUE, where ActiveMQ fails
-//     Integer.valueOf("1500.5") and answers FALSE.
+//     Integer.valueOf("1500.5") and answers FALSE. As in ActiveMQ, the string takes the other
+//     operand's type: compared with a double it is read as a double, otherwise integers are exact.
 //   - A string is a boolean only if it is "true" or "false" (any case); ActiveMQ's Boolean.valueOf
 //     turns every other string into false, so there `flag = FALSE` matches flag="yes".
 //   - <, <=, >, >= between two identifiers that both hold strings compare them as numbers
@@ -71,19 +72,27 @@ export function scanNumeric(s: string): 0 | 1 | 2 {
   return decimal ? DECIMAL : INTEGER;
 }
 
-/** A number to compare with, for ordering and equality: exactness does not matter there. */
-export function toComparable(v: Value): number | bigint | undefined {
+/**
+ * A numeric string as a number to compare with. Like ActiveMQ, the string takes the type of the
+ * other operand: against an approximate number it is read as a double; otherwise an integer
+ * string is exact (as bigint when it is too long for a double to hold exactly).
+ */
+export function stringToComparable(s: string, approximate: boolean): number | bigint | undefined {
+  const k = scanNumeric(s);
+  if (k === NOT_NUMERIC) return undefined;
+  // doubles hold integers of up to 15 digits exactly; longer ones compare exactly as bigint
+  if (k === INTEGER && !approximate && s.length > 15) return BigInt(s);
+  return Number(s);
+}
+
+/** A value as a number to compare with `other` (see stringToComparable). */
+export function toComparable(v: Value, other: Value): number | bigint | undefined {
   switch (typeof v) {
     case 'number':
     case 'bigint':
       return v;
-    case 'string': {
-      const k = scanNumeric(v);
-      if (k === NOT_NUMERIC) return undefined;
-      // doubles hold integers of up to 15 digits exactly; longer ones compare exactly as bigint
-      if (k === INTEGER && v.length > 15) return BigInt(v);
-      return Number(v);
-    }
+    case 'string':
+      return stringToComparable(v, typeof other === 'number');
     default:
       return undefined;
   }
@@ -143,7 +152,7 @@ export function equals(a: Value, b: Value): Tri {
 
 function equalsConverted(s: string, other: Value): boolean {
   if (typeof other === 'boolean') return stringToBoolean(s) === other;
-  const n = toComparable(s);
+  const n = stringToComparable(s, typeof other === 'number');
   // eslint-disable-next-line eqeqeq -- bigint == number compares the mathematical values
   return n !== undefined && n == (other as number | bigint);
 }
@@ -153,8 +162,8 @@ export type OrderOp = '<' | '<=' | '>' | '>=';
 /** `a < b` and friends: numbers only (strings converted); anything else is FALSE. */
 export function order(op: OrderOp, a: Value, b: Value): Tri {
   if (a === null || b === null) return null;
-  const x = toComparable(a);
-  const y = toComparable(b);
+  const x = toComparable(a, b);
+  const y = toComparable(b, a);
   if (x === undefined || y === undefined) return false;
   return orderNumbers(op, x, y);
 }
