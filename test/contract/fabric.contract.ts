@@ -176,6 +176,45 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
       });
     });
 
+    describe('refusals', () => {
+      it("names with the reserved 'amq.' prefix cannot be declared (NOT_AUTHORIZED)", async () => {
+        const s = open();
+        await expectCode(s.declareExchange(`amq.${uniqueName('x')}`, 'topic'), ErrorCode.NOT_AUTHORIZED);
+        await expectCode(s.declareQueue(`amq.${uniqueName('q')}`), ErrorCode.NOT_AUTHORIZED);
+        await s.checkExchange('amq.topic');
+      });
+
+      it('the default exchange cannot be bound to (NOT_AUTHORIZED)', async () => {
+        const s = open();
+        const q = await queue(s);
+        await expectCode(s.bindQueue(q, '', q), ErrorCode.NOT_AUTHORIZED);
+        await s.checkQueue(q);
+      });
+
+      it('invalid queue arguments are refused with PRECONDITION_FAILED', async () => {
+        const s = open();
+        const bad: Record<string, unknown>[] = [
+          { 'x-message-ttl': -1 },
+          { 'x-expires': 0 },
+          { 'x-max-length': 'ten' },
+          { 'x-overflow': 'explode' },
+        ];
+        for (const args of bad) {
+          const q = qname();
+          await expectCode(s.declareQueue(q, { arguments: args as never }), ErrorCode.PRECONDITION_FAILED);
+          await expectCode(s.checkQueue(q), ErrorCode.NOT_FOUND);
+        }
+      });
+
+      it('an invalid expiration property is refused with PRECONDITION_FAILED', async () => {
+        const s = open();
+        const q = await queue(s);
+        await expectCode(s.publish('', q, msg('x', { expiration: 'soon' }), { confirm: true }), ErrorCode.PRECONDITION_FAILED);
+        await s.publish('', q, msg('ok', { expiration: '60000' }), { confirm: true });
+        expect(await drain(s, q)).toEqual(['ok']);
+      });
+    });
+
     describe('routing', () => {
       it('the default exchange routes to the queue named by the routing key', async () => {
         const s = open();
@@ -248,6 +287,23 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
         await s.bindQueue(q, x, '#'); // binding twice is idempotent
         await s.publish(x, 'a.b', msg('once'), { confirm: true });
         expect(await drain(s, q)).toEqual(['once']);
+      });
+
+      it('an alternate exchange takes what its exchange cannot route', async () => {
+        const s = open();
+        const ae = xname('contract-ae');
+        const x = xname();
+        await s.declareExchange(ae, 'fanout');
+        await s.declareExchange(x, 'direct', { arguments: { 'alternate-exchange': ae } });
+        const routed = await queue(s);
+        const orphans = await queue(s);
+        await s.bindQueue(routed, x, 'known');
+        await s.bindQueue(orphans, ae, '');
+        await s.publish(x, 'known', msg('k'), { confirm: true });
+        await s.publish(x, 'unknown', msg('u'), { mandatory: true, confirm: true });
+        expect(await drain(s, routed)).toEqual(['k']);
+        expect(await drain(s, orphans)).toEqual(['u']);
+        await expectCode(s.declareExchange(x, 'direct'), ErrorCode.PRECONDITION_FAILED);
       });
 
       it('unbindQueue stops routing through that binding only', async () => {
@@ -780,6 +836,29 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
         expect(last.properties.headers?.['x-first-death-queue']).toBe(a);
         await eventually(async () => expect((await s.checkQueue(a)).messageCount).toBe(1));
         await s.purgeQueue(a);
+      });
+
+      it('a message that would expire back into its own queue is dropped (no rejection on the cycle)', async () => {
+        const s = open();
+        // dead-letters through the default exchange with its original routing key: its own name
+        const q = await queue(s, { arguments: { 'x-message-ttl': 50, 'x-dead-letter-exchange': '' } });
+        await s.publish('', q, msg('loop'), { confirm: true });
+        await eventually(async () => expect((await s.checkQueue(q)).messageCount).toBe(0));
+        await quiet(300);
+        expect((await s.checkQueue(q)).messageCount).toBe(0);
+        expect(await s.get(q)).toBeNull();
+      });
+
+      it('TTL 0: delivered to a consumer ready for it, otherwise expired at once', async () => {
+        const s = open();
+        const q = await queue(s, { arguments: { 'x-message-ttl': 0 } });
+        await s.publish('', q, msg('nobody home'), { confirm: true });
+        expect(await s.get(q)).toBeNull();
+        const c = new Collector();
+        await s.consume(q, { prefetch: 10 }, c.handler);
+        await s.publish('', q, msg('taken'), { confirm: true });
+        await c.count(1);
+        expect(c.texts).toEqual(['taken']);
       });
 
       it('dead-lettering to a missing exchange drops the message', async () => {
