@@ -23,8 +23,9 @@ export function exchangeShape(type: ExchangeType, opts: ExchangeOptions = {}): E
 
 export class Exchange {
   private readonly router: Router;
-  /** binding identity → binding; identity is (destination, key, args) as in AMQP */
-  private readonly bindings = new Map<string, Binding>();
+  /** destination → (binding identity → binding); identity is (destination, key, args) as in AMQP */
+  private readonly byDestination = new Map<string, Map<string, Binding>>();
+  private count = 0;
 
   constructor(
     readonly name: string,
@@ -34,44 +35,50 @@ export class Exchange {
   }
 
   get bindingCount(): number {
-    return this.bindings.size;
+    return this.count;
   }
 
   /** false when the identical binding already existed (binding is idempotent) */
   bind(destination: string, routingKey: string, args: Headers | undefined): boolean {
-    const id = bindingId(destination, routingKey, args);
-    if (this.bindings.has(id)) return false;
+    const id = bindingKey(routingKey, args);
+    let mine = this.byDestination.get(destination);
+    if (mine === undefined) this.byDestination.set(destination, (mine = new Map()));
+    if (mine.has(id)) return false;
     const b: Binding = { destination, routingKey, args };
-    this.bindings.set(id, b);
+    mine.set(id, b);
     this.router.add(b);
+    this.count++;
     return true;
   }
 
   unbind(destination: string, routingKey: string, args: Headers | undefined): boolean {
-    const id = bindingId(destination, routingKey, args);
-    const b = this.bindings.get(id);
-    if (b === undefined) return false;
-    this.bindings.delete(id);
+    const mine = this.byDestination.get(destination);
+    const id = bindingKey(routingKey, args);
+    const b = mine?.get(id);
+    if (mine === undefined || b === undefined) return false;
+    mine.delete(id);
+    if (mine.size === 0) this.byDestination.delete(destination);
     this.router.remove(b);
+    this.count--;
     return true;
   }
 
   /** remove every binding to `destination`; returns how many went */
   unbindAll(destination: string): number {
-    let n = 0;
-    for (const [id, b] of this.bindings) {
-      if (b.destination !== destination) continue;
-      this.bindings.delete(id);
-      this.router.remove(b);
-      n++;
-    }
-    return n;
+    const mine = this.byDestination.get(destination);
+    if (mine === undefined) return 0;
+    this.byDestination.delete(destination);
+    for (const b of mine.values()) this.router.remove(b);
+    this.count -= mine.size;
+    return mine.size;
   }
 
-  destinations(): Set<string> {
-    const out = new Set<string>();
-    for (const b of this.bindings.values()) out.add(b.destination);
-    return out;
+  isBoundTo(destination: string): boolean {
+    return this.byDestination.has(destination);
+  }
+
+  destinations(): IterableIterator<string> {
+    return this.byDestination.keys();
   }
 
   route(routingKey: string, headers: Headers | undefined, out: Set<string>): void {
@@ -79,6 +86,6 @@ export class Exchange {
   }
 }
 
-function bindingId(destination: string, routingKey: string, args: Headers | undefined): string {
-  return `${destination}\u0000${routingKey}\u0000${tableKey(args)}`;
+function bindingKey(routingKey: string, args: Headers | undefined): string {
+  return args === undefined || Object.keys(args).length === 0 ? routingKey : `${routingKey}\u0000${tableKey(args)}`;
 }

@@ -34,6 +34,8 @@ export class VHost implements QueueHost {
   private readonly queues = new Map<string, Queue>();
   /** destination key → names of exchanges with a binding to it */
   private readonly inbound = new Map<string, Set<string>>();
+  /** session id → its exclusive queues */
+  private readonly exclusiveByOwner = new Map<string, Set<Queue>>();
 
   constructor(readonly name: string) {
     for (const [x, type] of PREDECLARED) this.exchanges.set(x, new Exchange(x, exchangeShape(type, { durable: true })));
@@ -97,6 +99,11 @@ export class VHost implements QueueHost {
     };
     const q = new Queue(name, shape, policy, this);
     this.queues.set(name, q);
+    if (shape.exclusiveOwner !== null) {
+      let owned = this.exclusiveByOwner.get(owner);
+      if (owned === undefined) this.exclusiveByOwner.set(owner, (owned = new Set()));
+      owned.add(q);
+    }
     return info(q);
   }
 
@@ -145,7 +152,8 @@ export class VHost implements QueueHost {
 
   /** exclusive queues deleted when their owner goes */
   deleteOwnedBy(owner: string): void {
-    for (const q of [...this.queues.values()]) if (q.shape.exclusiveOwner === owner) this.removeQueue(q);
+    for (const q of [...(this.exclusiveByOwner.get(owner) ?? [])]) this.retire(q);
+    this.exclusiveByOwner.delete(owner);
   }
 
   retire(q: Queue): void {
@@ -154,6 +162,12 @@ export class VHost implements QueueHost {
 
   private removeQueue(q: Queue): number {
     this.queues.delete(q.name);
+    const owner = q.shape.exclusiveOwner;
+    if (owner !== null) {
+      const owned = this.exclusiveByOwner.get(owner);
+      owned?.delete(q);
+      if (owned?.size === 0) this.exclusiveByOwner.delete(owner);
+    }
     this.dropInbound(queueKey(q.name));
     return q.destroy();
   }
@@ -197,7 +211,7 @@ export class VHost implements QueueHost {
 
   private unbind(x: Exchange, dest: string, routingKey: string, args: Headers | undefined): void {
     if (!x.unbind(dest, routingKey, args)) return;
-    if (!x.destinations().has(dest)) this.inbound.get(dest)?.delete(x.name);
+    if (!x.isBoundTo(dest)) this.inbound.get(dest)?.delete(x.name);
     this.maybeAutoDeleteExchange(x);
   }
 
@@ -322,6 +336,7 @@ export class VHost implements QueueHost {
     for (const q of this.queues.values()) q.destroy();
     this.queues.clear();
     this.inbound.clear();
+    this.exclusiveByOwner.clear();
   }
 }
 

@@ -120,6 +120,25 @@ describe('UNIT: embedded fabric', () => {
   });
 });
 
+describe('UNIT: embedded fabric at scale', () => {
+  it('connect/disconnect churn of 20k sessions with a bound exclusive queue each stays linear and leaves nothing behind', async () => {
+    const f = await started();
+    const t0 = performance.now();
+    const live = [];
+    for (let i = 0; i < 20_000; i++) {
+      const s = f.openSession({ vhost: '/' });
+      const { queue } = await s.declareQueue('', { exclusive: true });
+      await s.bindQueue(queue, 'amq.topic', `clients.c${i}.#`);
+      live.push(s);
+    }
+    const probe = f.openSession({ vhost: '/' });
+    await probe.publish('amq.topic', 'clients.c19999.x', msg('routed'), { mandatory: true, confirm: true });
+    for (const s of live) await s.close();
+    await expectCode(probe.publish('amq.topic', 'clients.c19999.x', msg('x'), { mandatory: true, confirm: true }), ErrorCode.UNROUTABLE);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+});
+
 describe('UNIT: headers exchange matching', () => {
   it('follows RabbitMQ: x-* binding keys are ignored unless *-with-x, null matches presence', () => {
     expect(headersMatch({ a: 1 }, { a: 1, b: 2 })).toBe(true);
