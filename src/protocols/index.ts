@@ -1,4 +1,6 @@
 // Every protocol the gateway serves. Each protocol adds its one line here.
+import { createStompProtocol } from './stomp/index.js';
 import type { ProtocolFactory } from './types.js';
+import { createWampProtocol } from './wamp/index.js';
 
-export const protocolFactories: ProtocolFactory[] = [];
+export const protocolFactories: ProtocolFactory[] = [createStompProtocol, createWampProtocol];

@@ -1,0 +1,63 @@
+// Publishing for a client session: counts and times every publish, keeps the number of
+// unconfirmed publishes bounded (`window`), and knows when everything published so far has
+// settled — what a protocol acknowledgement must wait for (STOMP RECEIPT, MQTT PUBACK, WAMP
+// PUBLISHED are sent only after the fabric's confirm, and in the order the client asked).
+
+import type { FabricMessage, FabricSession, PublishOptions } from '../../fabric/types.js';
+import type { Metrics } from '../../metrics.js';
+import type { ProtocolName } from '../types.js';
+
+export class ConfirmedPublisher {
+  private count = 0;
+  /** settles after every publish made so far has settled (a chain: O(1) per publish) */
+  private tail: Promise<void> = Promise.resolve();
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly session: Pick<FabricSession, 'publish'>,
+    private readonly metrics: Metrics,
+    private readonly protocol: ProtocolName,
+    /** most publishes awaiting their confirm at once */
+    readonly window = 1024,
+  ) {}
+
+  get outstanding(): number {
+    return this.count;
+  }
+
+  /** Resolves once fewer than `window` publishes are outstanding. */
+  roomAvailable(): Promise<void> {
+    if (this.count < this.window) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Settles (never rejects) when every publish made before this call has settled. */
+  settled(): Promise<void> {
+    return this.tail;
+  }
+
+  /** Publish; the promise rejects with the fabric's GatewayError (nack, unroutable, loss). */
+  publish(exchange: string, routingKey: string, message: FabricMessage, opts: PublishOptions = {}): Promise<void> {
+    const labels = { protocol: this.protocol };
+    this.metrics.messagesReceived.inc(labels);
+    const started = process.hrtime.bigint();
+    this.count += 1;
+    const result = this.session.publish(exchange, routingKey, message, opts).then(() => {
+      if (opts.confirm !== true) return;
+      this.metrics.messagesConfirmed.inc(labels);
+      this.metrics.confirmLatency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    const done = result.then(
+      () => this.release(),
+      () => this.release(),
+    );
+    const previous = this.tail;
+    this.tail = previous.then(() => done);
+    return result;
+  }
+
+  private release(): void {
+    this.count -= 1;
+    if (this.count < this.window) this.waiters.shift()?.();
+  }
+}

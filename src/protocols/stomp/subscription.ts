@@ -1,0 +1,184 @@
+// One SUBSCRIBE: a fabric consumer on the subscription's queue, turned into MESSAGE frames.
+// Every mode consumes with acks and a prefetch bound (never no-ack without a bound):
+// - auto: acked once the transport has taken the bytes (at once, or when the socket drains),
+//   so a slow socket holds at most `prefetch` messages and never stalls anyone else;
+// - client: acked when the client ACKs, cumulatively (everything up to that message);
+// - client-individual: acked message by message.
+// Deliveries may come from another subscription of the same queue (message groups, selectors:
+// see queue-dispatch.ts); those are settled through their origin's consumer.
+
+import type { Consumer, Delivery, FabricSession } from '../../fabric/types.js';
+import type { Selector } from '../shared/selector/index.js';
+import type { Destination } from './destination.js';
+import type { StompVersion } from './frame.js';
+import { toMessageHeaders } from './headers.js';
+import type { DispatchMember, QueueDispatch, Settler } from './queue-dispatch.js';
+
+/** joins the process-wide dispatch of a shared queue (groups, selectors on queues) */
+export type JoinDispatch = (member: DispatchMember) => QueueDispatch;
+
+export type AckMode = 'auto' | 'client' | 'client-individual';
+
+/** What a subscription needs from its session. */
+export interface SubscriptionHost {
+  readonly version: StompVersion;
+  /** write a MESSAGE; false when the client is backed up */
+  writeMessage(headers: Array<[string, string]>, body: Buffer): boolean;
+  /** run once the client's socket has drained */
+  afterDrain(fn: () => void): void;
+  nextMessageId(subscriptionId: string): string;
+  /** the session's ack-id index (ACK/NACK find their subscription through it) */
+  track(ackId: string, sub: Subscription): void;
+  untrack(ackId: string): void;
+  /** a message was skipped by the subscription's selector */
+  skipped(reason: 'selector'): void;
+  delivered(): void;
+}
+
+export interface SubscriptionSpec {
+  id: string;
+  destinationText: string;
+  destination: Destination;
+  ackMode: AckMode;
+  queue: string;
+  prefetch: number;
+  exclusive: boolean;
+  selector: Selector | undefined;
+  /** a transient queue this subscription owns: deleted on UNSUBSCRIBE */
+  ownsQueue: boolean;
+  durable: boolean;
+  /** the MESSAGE destination when it should not be rebuilt from exchange and key (temp queues) */
+  destinationOverride?: string | undefined;
+}
+
+interface Pending {
+  delivery: Delivery;
+  settler: Settler;
+  /** handed over by another subscription: not requeued by our consumer's cancel */
+  foreign: boolean;
+}
+
+export class Subscription implements DispatchMember {
+  private consumer: Consumer | undefined;
+  private dispatch: QueueDispatch | undefined;
+  private readonly pending = new Map<string, Pending>();
+  /** deliveries that arrived before consume() resolved (bounded by the prefetch) */
+  private early: Delivery[] | undefined = [];
+  private active = true;
+
+  constructor(
+    private readonly host: SubscriptionHost,
+    readonly spec: SubscriptionSpec,
+    private readonly joinDispatch: JoinDispatch | undefined,
+  ) {}
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get live(): boolean {
+    return this.active;
+  }
+
+  get unacked(): number {
+    return this.pending.size;
+  }
+
+  async start(fabric: FabricSession): Promise<void> {
+    const opts = { prefetch: this.spec.prefetch, exclusive: this.spec.exclusive };
+    this.consumer = await fabric.consume(this.spec.queue, opts, (d) => (this.early ? this.early.push(d) : this.onDelivery(d)));
+    this.dispatch = this.joinDispatch?.(this);
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const d of early) this.onDelivery(d);
+  }
+
+  /** Does this subscription want the message? (queue dispatch asks before handing it over) */
+  matches(delivery: Delivery): boolean {
+    return this.spec.selector === undefined || this.spec.selector.matches({ headers: this.selectorHeaders(delivery, '') });
+  }
+
+  deliver(delivery: Delivery, settler: Settler, foreign: boolean): void {
+    if (!this.active) return settler.nack(true);
+    const needsAck = this.spec.ackMode !== 'auto';
+    const messageId = this.host.nextMessageId(this.spec.id);
+    const headers = toMessageHeaders(delivery, {
+      subscription: this.spec.id,
+      messageId,
+      ack: needsAck && this.host.version === '1.2' ? messageId : undefined,
+      destination: this.spec.destinationOverride,
+    });
+    const written = this.host.writeMessage(headers, delivery.body);
+    this.host.delivered();
+    if (needsAck) {
+      this.pending.set(messageId, { delivery, settler, foreign });
+      this.host.track(messageId, this);
+    } else if (written) {
+      settler.ack();
+    } else {
+      this.host.afterDrain(() => settler.ack());
+    }
+  }
+
+  /** ACK: cumulative in client mode (STOMP 1.2 §SUBSCRIBE ack Header); false if unknown */
+  ack(ackId: string): boolean {
+    return this.settle(ackId, (p) => p.settler.ack());
+  }
+
+  nack(ackId: string, requeue: boolean): boolean {
+    return this.settle(ackId, (p) => p.settler.nack(requeue));
+  }
+
+  /** Stop: unacked own deliveries go back with the consumer; foreign ones are requeued here. */
+  async cancel(fabric: FabricSession | undefined, deleteQueue: boolean): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.dispatch?.leave(this);
+    for (const [ackId, p] of this.pending) {
+      this.host.untrack(ackId);
+      if (p.foreign) p.settler.nack(true);
+    }
+    this.pending.clear();
+    await this.consumer?.cancel();
+    if (deleteQueue && fabric !== undefined) await fabric.deleteQueue(this.spec.queue).catch(() => undefined);
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    const consumer = this.consumer as Consumer;
+    const settler: Settler = {
+      ack: () => consumer.ack(delivery),
+      nack: (requeue) => consumer.nack(delivery, { requeue }),
+    };
+    if (this.dispatch !== undefined) return this.dispatch.route(this, delivery, settler);
+    // a topic subscription's queue is its own: what the selector refuses is acked and skipped
+    if (!this.matches(delivery)) {
+      settler.ack();
+      this.host.skipped('selector');
+      return;
+    }
+    this.deliver(delivery, settler, false);
+  }
+
+  private settle(ackId: string, apply: (p: Pending) => void): boolean {
+    const target = this.pending.get(ackId);
+    if (target === undefined) return false;
+    if (this.spec.ackMode === 'client') {
+      // Map iteration is delivery order: settle everything up to and including the target
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        this.host.untrack(id);
+        apply(p);
+        if (id === ackId) break;
+      }
+    } else {
+      this.pending.delete(ackId);
+      this.host.untrack(ackId);
+      apply(target);
+    }
+    return true;
+  }
+
+  private selectorHeaders(delivery: Delivery, messageId: string): Record<string, string> {
+    return Object.fromEntries(toMessageHeaders(delivery, { subscription: this.spec.id, messageId }));
+  }
+}
