@@ -56,7 +56,7 @@ function describe(tok: Token): string {
     case 'eof': return 'end of selector';
     case 'keyword': return tok.value;
     case 'ident': return `identifier ${quote(tok.value)}`;
-    case 'string': return `string '${tok.value.length > 24 ? `${tok.value.slice(0, 24)}…` : tok.value}'`;
+    case 'string': return `string ${quote(tok.value)}`;
     case 'exact':
     case 'approx': return `number ${String(tok.value)}`;
     case 'op': return `'${tok.value}'`;
