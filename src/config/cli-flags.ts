@@ -121,10 +121,12 @@ function row(left: string, right: string, width: number): string {
 
 /** --help, generated from the flag table, the schema and the shipped defaults. */
 export function helpText(defaults: Config): string {
-  const flagRows = SETTING_FLAGS.map((f) =>
-    row(`${f.flag} <${f.arg}>`, `${f.help} (default: ${showDefault(valueAt(defaults, f.path))})`, 24));
+  const flagRows = SETTING_FLAGS.map((f) => {
+    const value = valueAt(defaults, f.path);
+    return row(`${f.flag} <${f.arg}>`, `${f.help} (default: ${value === null ? 'none' : showDefault(value)})`, 24);
+  });
   const keyRows = leafPaths(ConfigSchema).map((path) =>
-    row(path.join('.'), `${showDefault(valueAt(defaults, path))}   [${envNameOf(path)}]`, 38));
+    row(path.join('.'), `${showDefault(valueAt(defaults, path)).padEnd(10)} ${envNameOf(path)}`, 38));
   return [
     'Usage: tributary [options]',
     '       tributary users <add|passwd|delete|list|...>   manage the users file (tributary users --help)',
