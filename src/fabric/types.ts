@@ -82,6 +82,13 @@ export interface PublishOptions {
   confirm?: boolean;
   /** reject with UNROUTABLE when no queue receives the message */
   mandatory?: boolean;
+  /**
+   * Fair streams only (src/fair; other fabrics ignore it): when the publisher's fair-stream
+   * queue is full, 'reject' (the default) fails the publish with QUOTA_EXCEEDED (MQTT 5 PUBACK
+   * 0x97, STOMP ERROR); 'wait' retries until there is room and settles then (MQTT 3.1.1 QoS 1:
+   * PUBACK withheld; STOMP: receipt withheld). Later publishes of the session wait behind it.
+   */
+  whenFull?: 'reject' | 'wait';
 }
 
 export interface ConsumeOptions {
