@@ -110,3 +110,12 @@ describe('UNIT: wamp messages - fuzz', () => {
     }), { numRuns: 2000 });
   });
 });
+
+import { randomId } from '../../../src/protocols/wamp/ids.js';
+describe('UNIT: wamp ids', () => {
+  it('random IDs are in [1, 2^53] and differ', () => {
+    const ids = Array.from({ length: 1000 }, randomId);
+    for (const id of ids) expect(id >= 1 && id <= MAX_ID && Number.isInteger(id)).toBe(true);
+    expect(new Set(ids).size).toBe(1000);
+  });
+});

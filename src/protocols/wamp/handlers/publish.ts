@@ -1,0 +1,40 @@
+// PUBLISH (wamp-proto "Publishing and Events"): to amq.topic with the topic URI as routing
+// key; args/kwargs as the body (payload.ts); exclusion and disclosure as headers
+// (broker/publication.ts). With acknowledge, PUBLISHED follows the broker's confirm.
+
+import type { FabricMessage } from '../../../fabric/types.js';
+import { TOPIC_EXCHANGE } from '../broker/broker.js';
+import { invalidPublishOption, publicationHeaders } from '../broker/publication.js';
+import { WampError, WampRequestError } from '../errors.js';
+import { randomId } from '../ids.js';
+import { out, type InboundOf } from '../messages.js';
+import { encodePayload } from '../payload.js';
+import type { WampSession } from '../session.js';
+import { isReservedUri, isValidUri } from '../uri.js';
+
+export async function handlePublish(s: WampSession, m: InboundOf<'PUBLISH'>): Promise<void> {
+  if (!isValidUri(m.topic) || isReservedUri(m.topic)) throw new WampRequestError(WampError.INVALID_URI, `invalid topic '${m.topic}'`);
+  const invalid = invalidPublishOption(m.options);
+  if (invalid !== null) throw new WampRequestError(WampError.INVALID_ARGUMENT, invalid);
+  await s.authorize({ kind: 'topic', name: TOPIC_EXCHANGE, permission: 'write', routingKey: m.topic });
+  const publicationId = randomId();
+  const { body, contentType } = encodePayload(m);
+  const message: FabricMessage = {
+    body,
+    properties: {
+      ...(contentType === undefined ? {} : { contentType }),
+      headers: publicationHeaders(s, publicationId, m.options),
+      timestamp: Math.floor(Date.now() / 1000),
+    },
+  };
+  const publisher = await s.roomToPublish();
+  if (m.options.acknowledge !== true) {
+    publisher.publish(TOPIC_EXCHANGE, m.topic, message).catch((err: unknown) => s.log.debug({ err }, 'wamp: publish failed'));
+    return;
+  }
+  // not awaited: the next message is read while the broker confirms (the window bounds it)
+  publisher.publish(TOPIC_EXCHANGE, m.topic, message, { confirm: true }).then(
+    () => s.send(out.published(m.requestId, publicationId)),
+    (err: unknown) => s.fail(m, err),
+  );
+}

@@ -1,0 +1,25 @@
+// YIELD and ERROR(INVOCATION): a callee answers an INVOCATION. The answer goes to the
+// request's reply-to with its correlation-id, whoever sent it: a WAMP caller in any
+// gateway process or an AMQP client (dealer/rpc-headers.ts).
+
+import { Code, type InboundOf } from '../messages.js';
+import { ProtocolViolation } from '../errors.js';
+import type { WampSession } from '../session.js';
+
+export async function handleYield(s: WampSession, m: InboundOf<'YIELD'>): Promise<void> {
+  const { dealer } = s.openRealm;
+  const inv = dealer.procedures.find(s, m.requestId);
+  if (inv === undefined) return; // interrupted, timed out, or already answered
+  const progress = m.options.progress === true;
+  void dealer.reply(await s.roomToPublish(), inv, m, { progress });
+  if (!progress) dealer.procedures.finish(inv);
+}
+
+export async function handleInvocationError(s: WampSession, m: InboundOf<'ERROR'>): Promise<void> {
+  if (m.requestType !== Code.INVOCATION) throw new ProtocolViolation(`a client may only send ERROR for INVOCATION, not for message type ${m.requestType}`);
+  const { dealer } = s.openRealm;
+  const inv = dealer.procedures.find(s, m.requestId);
+  if (inv === undefined) return;
+  void dealer.reply(await s.roomToPublish(), inv, m, { error: m.error });
+  dealer.procedures.finish(inv);
+}

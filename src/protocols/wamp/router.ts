@@ -1,0 +1,77 @@
+// Process-wide WAMP state, one realm per vhost: the broker (shared subscription queue) and
+// the dealer (reply queue, pending calls, registered procedures). Realms start on first use
+// and each owns one FabricSession, separate from the client sessions' own.
+
+import type { FabricSession } from '../../fabric/types.js';
+import type { GatewayContext } from '../types.js';
+import { Broker } from './broker/broker.js';
+import { Dealer } from './dealer/dealer.js';
+
+/** pending CALLs one session may have (wamp has no config key for it) */
+export const MAX_PENDING_CALLS_PER_SESSION = 1000;
+/** unanswered requests one process takes from a procedure queue at a time */
+export const INVOCATION_PREFETCH = 100;
+
+export interface Realm {
+  readonly vhost: string;
+  readonly fabric: FabricSession;
+  readonly broker: Broker;
+  readonly dealer: Dealer;
+}
+
+export class WampRouter {
+  private readonly realms = new Map<string, Realm>();
+
+  constructor(private readonly ctx: GatewayContext) {}
+
+  realmFor(vhost: string): Realm {
+    let realm = this.realms.get(vhost);
+    if (realm === undefined) {
+      realm = this.openRealm(vhost);
+      this.realms.set(vhost, realm);
+    }
+    return realm;
+  }
+
+  /** every realm's subscriptions and registrations, for the live page and /metrics */
+  stats(): { subscriptions: number; registrations: number; pendingCalls: number } {
+    let subscriptions = 0;
+    let registrations = 0;
+    let pendingCalls = 0;
+    for (const r of this.realms.values()) {
+      subscriptions += r.broker.subscriptionCount;
+      registrations += r.dealer.procedures.registrationCount;
+      pendingCalls += r.dealer.calls.size;
+    }
+    return { subscriptions, registrations, pendingCalls };
+  }
+
+  async close(): Promise<void> {
+    const realms = [...this.realms.values()];
+    this.realms.clear();
+    await Promise.all(realms.map(async (r) => {
+      await Promise.all([r.broker.close(), r.dealer.close()]);
+      await r.fabric.close().catch(() => undefined);
+    }));
+  }
+
+  private openRealm(vhost: string): Realm {
+    const { fabric, log, nodeId, metrics } = this.ctx;
+    const session = fabric.openSession({ vhost, label: 'wamp-router' });
+    const prefix = `tributary.wamp.${nodeId}`;
+    const broker = new Broker({
+      fabric: session,
+      queue: `${prefix}.events`,
+      log,
+      onDelivered: (n) => metrics.messagesDelivered.inc({ protocol: 'wamp' }, n),
+    });
+    const dealer = new Dealer({
+      fabric: session,
+      replyQueue: `${prefix}.replies`,
+      log,
+      maxPendingCallsPerSession: MAX_PENDING_CALLS_PER_SESSION,
+      invocationPrefetch: INVOCATION_PREFETCH,
+    });
+    return { vhost, fabric: session, broker, dealer };
+  }
+}
