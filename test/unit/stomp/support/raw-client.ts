@@ -7,12 +7,15 @@ import { StompParser } from '../../../../src/protocols/stomp/parser.js';
 
 export class RawStompClient {
   readonly frames: StompFrame[] = [];
+  /** EOLs received, including the one the server writes after each frame's NUL */
   heartbeats = 0;
+  framesSeen = 0;
+  parseError: Error | undefined;
   version: StompVersion = '1.2';
   readonly closed: Promise<void>;
   private waiter: (() => void) | undefined;
   private isClosed = false;
-  private readonly parser = new StompParser({ maxFrameBytes: 64 << 20, maxHeaders: 1000, maxHeaderBytes: 1 << 20 });
+  readonly parser = new StompParser({ maxFrameBytes: 64 << 20, maxHeaders: 1000, maxHeaderBytes: 1 << 20 });
 
   private constructor(readonly socket: net.Socket) {
     this.closed = new Promise((resolve) => {
@@ -25,9 +28,12 @@ export class RawStompClient {
     socket.on('error', () => undefined);
     socket.on('data', (data: Buffer) => {
       for (const e of this.parser.push(data)) {
-        if (e.kind === 'frame') this.frames.push(e.frame);
+        if (e.kind === 'frame') {
+          this.frames.push(e.frame);
+          this.framesSeen++;
+        }
         else if (e.kind === 'heartbeat') this.heartbeats++;
-        else throw e.error;
+        else this.parseError = e.error;
       }
       this.waiter?.();
     });
@@ -45,7 +51,6 @@ export class RawStompClient {
     const c = await RawStompClient.open(port);
     const connected = await c.request('CONNECT', { 'accept-version': '1.2', host: '/', ...headers });
     if (connected.command !== 'CONNECTED') throw new Error(`expected CONNECTED, got ${connected.command}: ${connected.headers['message']} ${connected.body.toString()}`);
-    c.version = (connected.headers['version'] ?? '1.0') as StompVersion;
     return c;
   }
 
@@ -57,8 +62,18 @@ export class RawStompClient {
     this.socket.write(data);
   }
 
+  /** EOL heart-beats, not counting the EOL after each frame */
+  get beats(): number {
+    return this.heartbeats - this.framesSeen;
+  }
+
   send(command: string, headers: Record<string, string> = {}, body: string | Buffer = ''): void {
-    this.socket.write(serializeFrame({ command, headers: Object.entries(headers), body }, command === 'CONNECT' ? '1.2' : this.version, false));
+    if (command === 'CONNECT' || command === 'STOMP') {
+      // the server picks the highest version offered: decode what comes back accordingly
+      const offered = (headers['accept-version'] ?? '1.0').split(',').filter((v) => ['1.0', '1.1', '1.2'].includes(v)).sort();
+      this.parser.version = this.version = (offered.at(-1) ?? '1.0') as StompVersion;
+    }
+    this.socket.write(serializeFrame({ command, headers: Object.entries(headers), body }, this.version, false));
   }
 
   /** send and wait for the next frame */
@@ -84,6 +99,7 @@ export class RawStompClient {
   async nextMatching(match: (f: StompFrame) => boolean, timeoutMs = 5000): Promise<StompFrame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (this.parseError) throw this.parseError;
       const i = this.frames.findIndex(match);
       if (i >= 0) return this.frames.splice(i, 1)[0]!;
       if (this.isClosed) throw new Error(`connection closed while waiting; frames left: ${this.frames.map((f) => f.command).join(',')}`);
