@@ -203,3 +203,44 @@ export class RawWamp {
     this.ws.close();
   }
 }
+
+export interface ReceivedEvent {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  details: AbEvent;
+}
+
+/** an autobahn event handler whose events can be awaited in order */
+export class EventInbox {
+  private readonly queued: ReceivedEvent[] = [];
+  private waiters: Array<(e: ReceivedEvent) => void> = [];
+  readonly handler = (args: unknown[], kwargs: Record<string, unknown>, details: AbEvent): void => {
+    const e = { args, kwargs, details };
+    const w = this.waiters.shift();
+    if (w) w(e);
+    else this.queued.push(e);
+  };
+
+  next(timeoutMs = 5000): Promise<ReceivedEvent> {
+    const e = this.queued.shift();
+    if (e) return Promise.resolve(e);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no event within timeout')), timeoutMs);
+      this.waiters.push((ev) => {
+        clearTimeout(t);
+        resolve(ev);
+      });
+    });
+  }
+
+  get pending(): number {
+    return this.queued.length;
+  }
+}
+
+let counter = 0;
+/** a URI prefix no other test (or parallel run) uses */
+export function uniqueTopic(name: string): string {
+  counter += 1;
+  return `test.${process.pid}x${Date.now().toString(36)}x${counter}.${name}`;
+}
