@@ -205,7 +205,7 @@ async function startFabric(fabric: Fabric, config: Config): Promise<void> {
 async function listenHttp(http: FastifyInstance, config: Config): Promise<number> {
   const port = config.httpPort ?? 0;
   try {
-    await http.listen({ host: config.host, port, listenTextResolver: () => '' });
+    await http.listen({ host: config.host, port, listenTextResolver: (address) => `http listening on ${address}` });
   } catch (err) {
     throw bindError(err, { key: 'httpPort', flag: flagFor(['httpPort']), host: config.host, port });
   }

@@ -48,7 +48,7 @@ export function describeSafely(conn: ProtocolConnection, link: ClientLink): Conn
       protocol: link.id.split('-')[0] as ConnectionDescription['protocol'],
       transport: link.transport,
       peer: `${link.peer.address}:${link.peer.port}`,
-      connectedAt: new Date().toISOString(),
+      connectedAt: ((link as { openedAt?: Date }).openedAt ?? new Date()).toISOString(),
       subscriptions: 0,
     };
   }
