@@ -2,6 +2,7 @@
 // connection as an independent witness of what the broker holds, and waiting without sleeps.
 
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import { connect, type ChannelModel } from 'amqplib';
 import { createLogger } from '../../src/log.js';
@@ -111,3 +112,46 @@ export async function connectionPids(marker: string): Promise<string[]> {
 }
 
 export const body = (s: string): Buffer => Buffer.from(s);
+
+/**
+ * A TCP relay between the fabric and RabbitMQ that a test can take down and bring back:
+ * a broker outage that touches nobody else's connections.
+ */
+export class BrokerRelay {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly target = new URL(amqpUrl)) {}
+
+  get url(): string {
+    const u = new URL(amqpUrl);
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  async up(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(Number(this.target.port || 5672), this.target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  /** stop accepting and cut every relayed connection, as a broker crash would */
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

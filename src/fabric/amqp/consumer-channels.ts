@@ -42,14 +42,21 @@ export class ConsumerChannel {
       }
       const brokerTag = consumer.nextBrokerTag();
       const { opts } = consumer;
-      await this.ch.consume(consumer.queue, (msg: ConsumeMessage | null) => consumer.handle(this, msg), {
-        consumerTag: brokerTag,
-        noAck: opts.noAck ?? false,
-        exclusive: opts.exclusive ?? false,
-        arguments: opts.arguments,
-      });
-      this.consumers.set(brokerTag, consumer);
+      // Deliveries can arrive in the same read as consume-ok, before our continuation runs:
+      // the consumer must already know its channel, or it would drop their acks as stale.
       consumer.attached(this, brokerTag);
+      try {
+        await this.ch.consume(consumer.queue, (msg: ConsumeMessage | null) => consumer.handle(this, msg), {
+          consumerTag: brokerTag,
+          noAck: opts.noAck ?? false,
+          exclusive: opts.exclusive ?? false,
+          arguments: opts.arguments,
+        });
+      } catch (err) {
+        consumer.lostChannel(this);
+        throw err;
+      }
+      if (!consumer.cancelled) this.consumers.set(brokerTag, consumer);
     });
   }
 

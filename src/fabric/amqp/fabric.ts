@@ -8,6 +8,7 @@
 // every session's topology has been declared again.
 
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { Fabric, FabricEvents, FabricSession, FabricStatus } from '../types.js';
@@ -30,6 +31,8 @@ export interface AmqpFabricOptions {
   /** how long close() waits for outstanding confirms */
   closeTimeoutMs?: number;
   backoff?: BackoffOptions;
+  /** prefix of the connection names shown by `rabbitmqctl list_connections` */
+  connectionName?: string;
 }
 
 const DEFAULTS = {
@@ -111,7 +114,7 @@ export class AmqpFabric extends EventEmitter<FabricEvents> implements Fabric {
     const brokerUser = decodeURIComponent(new URL(this.opts.url).username) || 'guest';
     const pool = new VhostPool(vhost, brokerUser, this.opts.connectionsPerVhost, (i) => ({
       url,
-      name: `tributary ${process.pid} ${vhost} #${i}`,
+      name: `${this.opts.connectionName ?? `tributary ${hostname()} ${process.pid}`} ${vhost} #${i}`,
       log: this.log,
       metrics: this.opts.metrics,
       backoff: this.opts.backoff ?? DEFAULT_BACKOFF,

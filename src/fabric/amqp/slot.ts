@@ -47,6 +47,8 @@ export class Slot {
   readonly sessions = new Set<AmqpSession>();
   private replayGeneration = 0;
   private replaying = false;
+  /** the publish connection is up and its confirm channel was opened since */
+  private publishReady = false;
 
   constructor(private readonly opts: SlotOptions) {
     const { url, log, backoff } = opts;
@@ -66,12 +68,20 @@ export class Slot {
       conn.on('unblocked', () => opts.onChange());
     }
     this.sub.on('up', () => void this.recover());
-    this.pub.on('up', () => void this.publisher.ready().then(() => opts.onChange()));
+    this.pub.on('up', () =>
+      void this.publisher.ready().then(() => {
+        this.publishReady = this.pub.isUp;
+        opts.onChange();
+      }),
+    );
+    this.pub.on('down', () => {
+      this.publishReady = false;
+    });
   }
 
   /** connected, and (after a loss) every session's topology declared again */
   get ready(): boolean {
-    return this.sub.isUp && this.pub.isUp && !this.replaying;
+    return this.sub.isUp && this.pub.isUp && this.publishReady && !this.replaying;
   }
 
   get blocked(): boolean {
@@ -82,6 +92,7 @@ export class Slot {
   get reason(): string | undefined {
     if (!this.sub.isUp) return this.sub.reason;
     if (!this.pub.isUp) return this.pub.reason;
+    if (!this.publishReady) return 'opening the publish channel';
     if (this.replaying) return 'declaring session topology again after a reconnect';
     return undefined;
   }
