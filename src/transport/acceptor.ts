@@ -104,7 +104,8 @@ export class Acceptor {
       user: described?.user, vhost: described?.vhost, clientId: described?.clientId,
       durationMs: Date.now() - link.openedAt.getTime(), bytesIn: link.bytesIn, bytesOut: link.bytesOut, reason: info.reason,
     };
-    if (info.reason === 'internal error') log.error({ ...fields, err: info.error }, 'connection closed');
+    if (info.protocolError) log.error({ ...fields, err: info.protocolError }, 'connection closed; the protocol failed to clean up');
+    else if (info.reason === 'internal error') log.error({ ...fields, err: info.error }, 'connection closed');
     else log.info(fields, 'connection closed');
     if (this.live.size === 0) for (const resolve of this.allClosedWaiters.splice(0)) resolve();
   }

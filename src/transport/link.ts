@@ -42,6 +42,8 @@ export interface LinkCloseInfo {
   kind: CloseKind;
   reason: string;
   error?: Error | undefined;
+  /** the protocol's onClose threw this */
+  protocolError?: Error | undefined;
 }
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
@@ -178,9 +180,11 @@ export class Link implements ClientLink {
     const error = info.error ?? socketError ?? (info.kind === 'client' || info.kind === 'server' ? undefined : this.closeError(info));
     try {
       this.conn?.onClose(error);
-    } finally {
-      for (const listener of this.closeListeners) listener(info);
+    } catch (err) {
+      // runs from a socket event: a throw here would take the whole process down
+      info.protocolError = err as Error;
     }
+    for (const listener of this.closeListeners) listener(info);
   }
 
   get closeInfo(): LinkCloseInfo | undefined {

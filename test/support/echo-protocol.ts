@@ -6,6 +6,7 @@
 //   !text <words>    reply with a string (a WebSocket text frame)
 //   !end             flush and close
 //   !throw           throw from onData (a protocol bug)
+//   !throw-on-close  make onClose throw later (a protocol bug in cleanup)
 //   anything else    echoed back (as bytes: a WebSocket binary frame)
 import type { ClientLink, ConnectionDescription, ProtocolConnection } from '../../src/transport/types.js';
 import type { GatewayContext, ProtocolFactory, ProtocolName } from '../../src/protocols/types.js';
@@ -125,6 +126,7 @@ function createConnection(link: ClientLink, name: ProtocolName, opts: EchoOption
     onClose(error?: Error) {
       conn.onCloseCalls++;
       resolveClosed(error);
+      if (conn.lines.includes('!throw-on-close')) throw new Error(`cleanup bug on ${link.id}`);
     },
     async shutdown(reason: string) {
       conn.shutdownReasons.push(reason);

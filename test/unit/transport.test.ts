@@ -123,6 +123,27 @@ describe('transport - TCP', () => {
     expect(await healthy.line()).toBe('still here');
   });
 
+  it('a protocol whose onClose throws is logged, cleaned up, and does not take the process down', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } });
+    const echo = echoProtocol();
+    const gw = await startTestGateway({}, { protocols: [echo.factory], log: createLogger('info', sink) });
+    gateways.push(gw);
+    const client = await tcpClient(gw.ports.stomp as number);
+    const conn = await echo.nextConnection();
+    client.send('!throw-on-close');
+    client.send('ping');
+    expect(await client.line()).toBe('!throw-on-close');
+    client.socket.destroy();
+    await conn.closed;
+    await expect.poll(() => gw.gateway.ctx.registry.size).toBe(0);
+    const closeLine = lines.find((l) => l.conn === conn.link.id && String(l.msg).startsWith('connection closed'));
+    expect(closeLine).toMatchObject({ level: 50, msg: 'connection closed; the protocol failed to clean up' });
+    const next = await tcpClient(gw.ports.stomp as number);
+    next.send('alive');
+    expect(await next.line()).toBe('alive');
+  });
+
   it('pauseReading stops handing data to the protocol until resumeReading', async () => {
     const echo = echoProtocol();
     const gw = await gatewayWith({}, echo);
