@@ -1,7 +1,7 @@
 // The real process: `node --import tsx src/main.ts`, as an operator runs it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,6 +99,23 @@ describe('process - serving', () => {
     const proc = run(FREE_PORTS);
     await logLine(proc, 'listening');
     proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
+  });
+
+  it('SIGHUP re-reads the users file', async () => {
+    const file = path.join(dir, 'hup-users.yaml');
+    writeFileSync(file, 'users: []\n');
+    const proc = run([...FREE_PORTS, '--users', file]);
+    const { http } = (await logLine(proc, 'listening')).ports as { http: number };
+    const overview = () => fetch(`http://127.0.0.1:${http}/api/overview`, { headers: { authorization: `Basic ${Buffer.from('carol:pw').toString('base64')}` } });
+    expect((await overview()).status).toBe(401);
+    const add = run(['users', 'add', 'carol', '--password', 'pw', '--tags', 'administrator', '--vhost', '/',
+      '--configure', '.*', '--write', '.*', '--read', '.*', '--file', file]);
+    expect((await add.exited).code).toBe(0);
+    proc.child.kill('SIGHUP');
+    await logLine(proc, 'users file reloaded');
+    expect((await overview()).status).toBe(200);
+    proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
   });
 

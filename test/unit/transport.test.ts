@@ -333,6 +333,21 @@ describe('transport - WebSocket', () => {
     expect(await wsConnect(gw.wsUrl('/ws'), ['v12.stomp'])).toBe(503);
   });
 
+  it('cuts off a client that does not finish its handshake within websocket.handshakeTimeoutMs', async () => {
+    const gw = await gatewayWith({ websocket: { handshakeTimeoutMs: 300 } }, echoProtocol());
+    const socket = net.connect(gw.ports.http as number, '127.0.0.1');
+    sockets.push(socket);
+    await once(socket, 'connect');
+    let response = '';
+    socket.on('data', (d) => { response += d; });
+    const started = Date.now();
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n'); // and never the rest
+    await once(socket, 'close');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(response).toMatch(/^HTTP\/1\.1 408/);
+  });
+
   it('closes with 1009 a message larger than websocket.maxMessageBytes', async () => {
     const stomp = echoProtocol({ name: 'stomp', wsSubprotocols: ['v12.stomp'] });
     const gw = await gatewayWith({ websocket: { maxMessageBytes: 1024 } }, stomp);
