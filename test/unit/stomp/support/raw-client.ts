@@ -91,12 +91,12 @@ export class RawStompClient {
   }
 
   /** the next frame from the server, in order */
-  async next(timeoutMs = 5000): Promise<StompFrame> {
+  async next(timeoutMs = 10_000): Promise<StompFrame> {
     return this.nextMatching(() => true, timeoutMs);
   }
 
   /** the first frame (in order) that matches; frames before it stay queued */
-  async nextMatching(match: (f: StompFrame) => boolean, timeoutMs = 5000): Promise<StompFrame> {
+  async nextMatching(match: (f: StompFrame) => boolean, timeoutMs = 10_000): Promise<StompFrame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.parseError) throw this.parseError;
@@ -116,7 +116,7 @@ export class RawStompClient {
   }
 
   /** collect `n` MESSAGE frames */
-  async messages(n: number, timeoutMs = 5000): Promise<StompFrame[]> {
+  async messages(n: number, timeoutMs = 10_000): Promise<StompFrame[]> {
     const out: StompFrame[] = [];
     while (out.length < n) out.push(await this.nextMatching((f) => f.command === 'MESSAGE' || f.command === 'ERROR', timeoutMs));
     const error = out.find((f) => f.command === 'ERROR');
