@@ -140,6 +140,21 @@ describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric core', () => {
     await c1.cancel();
   });
 
+  it('a handler can ack with the Consumer from the very first delivery (deliveries wait for consume() to resolve)', async () => {
+    const s = open();
+    const { queue } = await s.declareQueue('', { exclusive: true });
+    for (let i = 0; i < 20; i++) await s.publish('', queue, { body: body(String(i)), properties: {} }, { confirm: true });
+    const inbox = new Inbox();
+    // with 20 ready messages, the first deliveries arrive in the same read as consume-ok
+    const consumer = await s.consume(queue, { prefetch: 2 }, (d) => {
+      inbox.push(d);
+      consumer.ack(d);
+    });
+    const got = await inbox.waitFor(20);
+    expect(got.map((d) => d.body.toString())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+    await consumer.cancel();
+  });
+
   it('per-consumer prefetch bounds unacked deliveries', async () => {
     const s = open();
     const { queue } = await s.declareQueue('', { exclusive: true });

@@ -32,6 +32,11 @@ export class AmqpConsumer implements Consumer {
   private readonly outstanding = new Map<number, Outstanding>();
   private seq = 0;
   private cancelling: Promise<void> | null = null;
+  /**
+   * Deliveries that arrived before consume() resolved to the caller: held until it has the
+   * Consumer in hand (to ack them with), then handed over in order. At most one socket read.
+   */
+  private early: Delivery[] | null = [];
 
   constructor(
     readonly tag: string,
@@ -80,6 +85,23 @@ export class AmqpConsumer implements Consumer {
     // Deliveries racing a cancel stay unacked; cancel() requeues them once the broker confirms.
     if (this.cancelled) return;
     const delivery: Delivery = { ...deliveryFields(msg), deliveryTag: this.seq, consumerTag: this.tag };
+    if (this.early) this.early.push(delivery);
+    else this.deliver(delivery);
+  }
+
+  /** called once consume() has resolved: from the next turn of the event loop, deliver directly */
+  startDelivering(): void {
+    setImmediate(() => {
+      const early = this.early ?? [];
+      this.early = null;
+      for (const delivery of early) {
+        // skip what a lost channel took back in the meantime (the broker redelivers it)
+        if (!this.cancelled && (this.opts.noAck || this.outstanding.has(delivery.deliveryTag))) this.deliver(delivery);
+      }
+    });
+  }
+
+  private deliver(delivery: Delivery): void {
     try {
       this.onDelivery(delivery);
     } catch (err) {

@@ -28,6 +28,8 @@ export interface AmqpFabricOptions {
   /** unconfirmed publishes per publish connection past which publishes are refused */
   maxUnconfirmed?: number;
   consumersPerChannel?: number;
+  /** topology channels per consume connection (sessions are spread over them) */
+  topologyChannels?: number;
   /** how long close() waits for outstanding confirms */
   closeTimeoutMs?: number;
   backoff?: BackoffOptions;
@@ -39,6 +41,7 @@ const DEFAULTS = {
   confirmWindow: 1000,
   maxUnconfirmed: 10_000,
   consumersPerChannel: 50,
+  topologyChannels: 4,
   closeTimeoutMs: 5_000,
   replayConcurrency: 32,
 };
@@ -102,7 +105,7 @@ export class AmqpFabric extends EventEmitter<FabricEvents> implements Fabric {
   channelCount(): number {
     let n = 0;
     for (const pool of this.pools.values()) {
-      for (const slot of pool.slots) n += slot.consumers.channelCount + (slot.publisher.channelOpen ? 1 : 0) + (slot.topology.channelOpen ? 1 : 0);
+      for (const slot of pool.slots) n += slot.channelCount;
     }
     return n;
   }
@@ -121,6 +124,7 @@ export class AmqpFabric extends EventEmitter<FabricEvents> implements Fabric {
       confirmWindow: this.opts.confirmWindow ?? DEFAULTS.confirmWindow,
       maxUnconfirmed: this.opts.maxUnconfirmed ?? DEFAULTS.maxUnconfirmed,
       consumersPerChannel: this.opts.consumersPerChannel ?? DEFAULTS.consumersPerChannel,
+      topologyChannels: this.opts.topologyChannels ?? DEFAULTS.topologyChannels,
       replayConcurrency: DEFAULTS.replayConcurrency,
       onChange: () => this.updateStatus(),
     }));

@@ -26,6 +26,7 @@ import { applyStep, declareQueue } from './declare.js';
 import { isGatewayError } from '../../errors.js';
 import { deliveryFields, toPublishOptions, validateName, validatePublish } from './message.js';
 import type { Slot } from './slot.js';
+import type { TopologyChannel } from './topology-channel.js';
 import { TopologyRecord, withQueueRenamed, type TopologyStep } from './topology-record.js';
 import type { VhostPool } from './vhost-pool.js';
 
@@ -45,6 +46,8 @@ let sessionCounter = 0;
 export class AmqpSession implements FabricSession {
   readonly id: string;
   private slot: Slot | null = null;
+  /** the topology channel of the slot this session uses */
+  private lane: TopologyChannel | null = null;
   private readonly attached: Promise<Slot>;
   private readonly record = new TopologyRecord();
   private readonly consumers = new Set<AmqpConsumer>();
@@ -102,7 +105,7 @@ export class AmqpSession implements FabricSession {
 
   /** a passive check before the first publish to an exchange not known to exist (see ExchangeCache) */
   private exchangeCheck(slot: Slot, exchange: string): Promise<void> | undefined {
-    return this.pool.exchanges.ensure(exchange, () => slot.topology.run((ch) => ch.checkExchange(exchange)).then(() => undefined));
+    return this.pool.exchanges.ensure(exchange, () => this.laneOf(slot).run((ch) => ch.checkExchange(exchange)).then(() => undefined));
   }
 
   /**
@@ -215,7 +218,7 @@ export class AmqpSession implements FabricSession {
     const slot = await this.ready();
     // A consume on a missing or locked queue would close a shared consumer channel: find out
     // on the topology channel first, unless this session declared the queue itself.
-    if (this.record.queue(queue) === undefined) await slot.topology.run((ch) => ch.checkQueue(queue));
+    if (this.record.queue(queue) === undefined) await this.laneOf(slot).run((ch) => ch.checkQueue(queue));
     const tag = opts.consumerTag ?? generatedName('amq.ctag-');
     if ([...this.consumers].some((c) => c.tag === tag)) {
       throw new GatewayError(ErrorCode.PRECONDITION_FAILED, `consumer tag '${tag}' already in use on this session`);
@@ -234,6 +237,7 @@ export class AmqpSession implements FabricSession {
       this.consumers.delete(consumer);
       throw err;
     }
+    consumer.startDelivering();
     return consumer;
   }
 
@@ -242,7 +246,7 @@ export class AmqpSession implements FabricSession {
     const slot = await this.ready();
     const noAck = opts.noAck ?? false;
     let channel: Channel | undefined;
-    const msg = await slot.topology.run((ch) => {
+    const msg = await this.laneOf(slot).run((ch) => {
       channel = ch;
       return ch.get(queue, { noAck });
     });
@@ -254,7 +258,7 @@ export class AmqpSession implements FabricSession {
       this.unsettledGets.delete(settle);
       // basic.get deliveries belong to the channel that fetched them; if it has closed since,
       // the broker has requeued the message already
-      if (!channel || !slot.topology.isCurrent(channel)) return;
+      if (!channel || !this.laneOf(slot).isCurrent(channel)) return;
       try {
         if (outcome === 'ack') channel.ack(msg);
         else channel.nack(msg, false, outcome === 'requeue');
@@ -300,11 +304,11 @@ export class AmqpSession implements FabricSession {
           // RabbitMQ refuses "amq.*" names from clients: ask for a new name, as RabbitMQ's own
           // clients do when they recover a server-named queue
           const opts = step.opts;
-          const ok = await slot.topology.run((ch) => declareQueue(ch, '', opts));
+          const ok = await this.laneOf(slot).run((ch) => declareQueue(ch, '', opts));
           if (ok.queue !== step.name) renames.set(step.name, ok.queue);
         } else {
           const current = step;
-          await slot.topology.run((ch) => applyStep(ch, current));
+          await this.laneOf(slot).run((ch) => applyStep(ch, current));
         }
       } catch (err) {
         if (isGatewayError(err, ErrorCode.BACKEND_UNAVAILABLE)) return;
@@ -333,6 +337,7 @@ export class AmqpSession implements FabricSession {
 
   private attach(slot: Slot): Slot {
     this.slot = slot;
+    this.lane = slot.assignLane();
     slot.sessions.add(this);
     this.stopWatchingWritable = slot.publisher.onWritable(() => this.notifyWritable());
     return slot;
@@ -361,7 +366,7 @@ export class AmqpSession implements FabricSession {
     for (const settle of [...this.unsettledGets]) settle('requeue');
     if (slot?.sub.isUp) {
       const owned = this.record.queues().filter((q) => q.opts.exclusive || q.opts.autoDelete);
-      await Promise.all(owned.map((q) => slot.topology.run((ch) => ch.deleteQueue(q.name)).catch(() => undefined)));
+      await Promise.all(owned.map((q) => this.laneOf(slot).run((ch) => ch.deleteQueue(q.name)).catch(() => undefined)));
     }
     for (const q of this.record.queues()) this.pool.releaseExclusive(q.name, this);
     this.record.clear();
@@ -378,6 +383,10 @@ export class AmqpSession implements FabricSession {
 
   private async topology<T>(op: (ch: Channel) => Promise<T>): Promise<T> {
     const slot = await this.ready();
-    return slot.topology.run(op);
+    return this.laneOf(slot).run(op);
+  }
+
+  private laneOf(slot: Slot): TopologyChannel {
+    return this.lane ?? (slot.topology[0] as TopologyChannel);
   }
 }

@@ -8,7 +8,8 @@
 // Publishing and consuming are split because RabbitMQ's memory and disk alarms block the
 // connections that publish (the broker stops reading their sockets): acks and consumer
 // traffic on a publishing connection would stall with them. RabbitMQ's docs advise exactly
-// this split. Per slot: 2 connections, 1 + 1 + ceil(consumers / consumersPerChannel) channels.
+// this split. Per slot: 2 connections, 1 publish + up to `topologyChannels` topology +
+// ceil(consumers / consumersPerChannel) consumer channels.
 //
 // When the consume connection comes back after a loss, every live session pinned here
 // declares its recorded topology again and resumes its consumers.
@@ -32,6 +33,9 @@ export interface SlotOptions {
   confirmWindow: number;
   maxUnconfirmed: number;
   consumersPerChannel: number;
+  /** topology channels on the consume connection: the broker runs each channel's declares and
+   *  binds one at a time, so a few lanes keep a storm of connects from queueing behind one */
+  topologyChannels: number;
   /** sessions replayed at once after a reconnect */
   replayConcurrency: number;
   /** something that `status()` reports on changed */
@@ -42,7 +46,9 @@ export class Slot {
   readonly sub: ManagedConnection;
   readonly pub: ManagedConnection;
   readonly publisher: Publisher;
-  readonly topology: TopologyChannel;
+  /** topology lanes: a session uses one (its operations stay in order), sessions spread over all */
+  readonly topology: TopologyChannel[];
+  private nextLane = 0;
   readonly consumers: ConsumerChannelPool;
   readonly sessions = new Set<AmqpSession>();
   private replayGeneration = 0;
@@ -60,7 +66,7 @@ export class Slot {
       log,
       metrics: opts.metrics,
     });
-    this.topology = new TopologyChannel(this.sub, log, opts.metrics);
+    this.topology = Array.from({ length: Math.max(1, opts.topologyChannels) }, () => new TopologyChannel(this.sub, log, opts.metrics));
     this.consumers = new ConsumerChannelPool(this.sub, { perChannel: opts.consumersPerChannel, log, metrics: opts.metrics });
     for (const conn of [this.sub, this.pub]) {
       conn.on('down', () => opts.onChange());
@@ -97,6 +103,17 @@ export class Slot {
     return undefined;
   }
 
+  /** the topology lane for a session joining this slot */
+  assignLane(): TopologyChannel {
+    const lane = this.topology[this.nextLane % this.topology.length] as TopologyChannel;
+    this.nextLane += 1;
+    return lane;
+  }
+
+  get channelCount(): number {
+    return this.consumers.channelCount + (this.publisher.channelOpen ? 1 : 0) + this.topology.filter((t) => t.channelOpen).length;
+  }
+
   async open(): Promise<void> {
     try {
       await Promise.all([this.sub.open(), this.pub.open()]);
@@ -108,7 +125,7 @@ export class Slot {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.publisher.close(), this.topology.close(), this.consumers.close()]);
+    await Promise.all([this.publisher.close(), ...this.topology.map((t) => t.close()), this.consumers.close()]);
     await Promise.all([this.sub.close(), this.pub.close()]);
   }
 
