@@ -61,6 +61,12 @@ export function handleCancel(s: WampSession, m: InboundOf<'CANCEL'>): void {
     dealer.sendCancelNotice(call.correlationId, 'kill');
     return;
   }
+  if (mode === 'skip') {
+    // As Crossbar does and AutobahnJS expects (it rejects the call locally and treats a later
+    // ERROR for it as a protocol violation): forget the call; its result is dropped.
+    dealer.calls.settle(call);
+    return;
+  }
   dealer.calls.fail(call, WampError.CANCELED, 'call canceled');
-  if (mode === 'killnowait') dealer.sendCancelNotice(call.correlationId, 'killnowait');
+  dealer.sendCancelNotice(call.correlationId, 'killnowait');
 }
