@@ -1,0 +1,242 @@
+// A session's subscriptions on the fabric.
+//
+// - Ordinary filters share ONE queue per session, `mqtt-subscription-<clientid>qos1`, bound to
+//   amq.topic once per distinct binding key. RabbitMQ's plugin keeps a second `…qos0` queue; one
+//   queue halves the broker's per-client queues, and the per-message QoS comes from matching the
+//   topic against the session's filters here (the highest granted QoS of all matching filters, one
+//   copy per message [MQTT-3.3.4-2]). Clean session: an exclusive queue, gone with the
+//   connection. Persistent session: durable, `x-expires` = session expiry, `x-max-length` =
+//   mqtt.maxQueuedMessages (drop-head: the oldest go first, as EMQX).
+// - `$share/<group>/<filter>`: one queue per group and filter, `tributary.mqtt.share.<group>.<key>`,
+//   whose members are competing consumers (the broker hands messages round-robin). Durable with
+//   `x-expires` = mqtt.maxSessionExpirySeconds, so members of any kind can share it.
+//
+// The broker keeps bindings with the queue; the session keeps the MQTT options (QoS, No Local,
+// Retain As Published, Subscription Identifier) in memory, and a persistent session also in its
+// session state (session-store.ts).
+
+import { ErrorCode, isGatewayError } from '../../errors.js';
+import type { Consumer, Delivery, FabricSession, QueueOptions } from '../../fabric/types.js';
+import { TOPIC_EXCHANGE, sessionQueueName, sharedQueueName } from './names.js';
+import type { QoS } from './properties.js';
+import { topicMatches, toRoutingKey } from './topic.js';
+
+export interface Subscription {
+  /** as the client sent it, `$share/<group>/` included: the key for UNSUBSCRIBE */
+  raw: string;
+  filter: string;
+  group?: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  identifier?: number;
+}
+
+export interface SubscriptionsOptions {
+  fabric: FabricSession;
+  clientId: string;
+  /** persistent session: the session expiry in ms; undefined for a clean session */
+  expiryMs: number | undefined;
+  maxQueuedMessages: number;
+  sharedExpiryMs: number;
+  /** unacknowledged deliveries per consumer */
+  prefetch: number;
+  /** a delivery for the session queue (`shared` unset) or for one shared subscription */
+  onDelivery(d: Delivery, consumer: Consumer, shared: Subscription | undefined): void;
+}
+
+/** what a delivery from the session queue means for this session */
+export interface MatchResult {
+  qos: QoS;
+  identifiers: number[];
+  retainAsPublished: boolean;
+}
+
+export class Subscriptions {
+  private readonly subs = new Map<string, Subscription>();
+  private readonly bindingUse = new Map<string, number>();
+  private readonly shared = new Map<string, Consumer>();
+  private sessionConsumer: Consumer | undefined;
+  private queueReady = false;
+
+  constructor(private readonly opts: SubscriptionsOptions) {}
+
+  get size(): number {
+    return this.subs.size;
+  }
+
+  get queue(): string {
+    return sessionQueueName(this.opts.clientId);
+  }
+
+  get(raw: string): Subscription | undefined {
+    return this.subs.get(raw);
+  }
+
+  all(): Subscription[] {
+    return [...this.subs.values()];
+  }
+
+  /** Add or replace [MQTT-3.8.4-3]. Resolves once the broker routes to it. */
+  async add(sub: Subscription): Promise<void> {
+    const previous = this.subs.get(sub.raw);
+    if (sub.group !== undefined) await this.addShared(sub, previous !== undefined);
+    else if (previous === undefined) await this.bind(toRoutingKey(sub.filter));
+    this.subs.set(sub.raw, sub);
+  }
+
+  /** false when there was no such subscription */
+  async remove(raw: string): Promise<boolean> {
+    const sub = this.subs.get(raw);
+    if (sub === undefined) return false;
+    this.subs.delete(raw);
+    if (sub.group !== undefined) {
+      const c = this.shared.get(raw);
+      this.shared.delete(raw);
+      await c?.cancel();
+    } else {
+      await this.unbind(toRoutingKey(sub.filter));
+    }
+    return true;
+  }
+
+  /**
+   * A persistent session comes back: its queue and bindings are in the broker already (a queue
+   * that expired meanwhile is declared and bound again).
+   */
+  async restore(subs: Subscription[]): Promise<void> {
+    const ordinary = subs.filter((s) => s.group === undefined);
+    let existed = false;
+    if (ordinary.length > 0) {
+      existed = await this.queueExists();
+      await this.ensureQueue(existed);
+    }
+    for (const s of subs) {
+      if (s.group !== undefined) {
+        await this.addShared(s, false);
+      } else {
+        const key = toRoutingKey(s.filter);
+        const uses = this.bindingUse.get(key) ?? 0;
+        if (uses === 0 && !existed) await this.opts.fabric.bindQueue(this.queue, TOPIC_EXCHANGE, key);
+        this.bindingUse.set(key, uses + 1);
+      }
+      this.subs.set(s.raw, s);
+    }
+  }
+
+  /** The session queue's delivery against the session's ordinary filters; undefined: not for us. */
+  match(topic: string, publisherClientId: string | undefined): MatchResult | undefined {
+    let result: MatchResult | undefined;
+    for (const s of this.subs.values()) {
+      if (s.group !== undefined || !topicMatches(s.filter, topic)) continue;
+      if (s.noLocal && publisherClientId === this.opts.clientId) continue; // [MQTT-3.8.3-3]
+      result ??= { qos: 0, identifiers: [], retainAsPublished: false };
+      if (s.qos > result.qos) result.qos = s.qos;
+      if (s.identifier !== undefined) result.identifiers.push(s.identifier);
+      if (s.retainAsPublished) result.retainAsPublished = true;
+    }
+    return result;
+  }
+
+  /** stop consuming; unacknowledged deliveries go back to their queues */
+  async close(): Promise<void> {
+    const consumers = [this.sessionConsumer, ...this.shared.values()];
+    this.sessionConsumer = undefined;
+    this.shared.clear();
+    await Promise.all(consumers.map((c) => c?.cancel().catch(() => undefined)));
+  }
+
+  /** the session ends for good: delete its queue (clean sessions' go with the fabric session anyway) */
+  async deleteQueue(): Promise<void> {
+    if (!this.queueReady) return;
+    await this.opts.fabric.deleteQueue(this.queue).catch(() => undefined);
+    this.queueReady = false;
+  }
+
+  private async bind(key: string): Promise<void> {
+    await this.ensureQueue();
+    const uses = this.bindingUse.get(key) ?? 0;
+    if (uses === 0) await this.opts.fabric.bindQueue(this.queue, TOPIC_EXCHANGE, key);
+    this.bindingUse.set(key, uses + 1);
+  }
+
+  /** two MQTT filters can share a binding key ('a.b' and 'a/b'): unbind with the last one */
+  private async unbind(key: string): Promise<void> {
+    const uses = (this.bindingUse.get(key) ?? 1) - 1;
+    if (uses > 0) {
+      this.bindingUse.set(key, uses);
+      return;
+    }
+    this.bindingUse.delete(key);
+    await this.opts.fabric.unbindQueue(this.queue, TOPIC_EXCHANGE, key);
+  }
+
+  private async queueExists(): Promise<boolean> {
+    try {
+      await this.opts.fabric.checkQueue(this.queue);
+      return true;
+    } catch (err) {
+      if (isGatewayError(err, ErrorCode.NOT_FOUND)) return false;
+      throw err;
+    }
+  }
+
+  /** `exists`: the queue is known to be there already (a restored session keeps it as it is) */
+  private async ensureQueue(exists = false): Promise<void> {
+    if (!this.queueReady) {
+      if (!exists) await this.declareSessionQueue();
+      this.queueReady = true;
+    }
+    if (this.sessionConsumer === undefined) {
+      const holder: { c?: Consumer; early: Delivery[] } = { early: [] };
+      const c = await this.opts.fabric.consume(this.queue, { prefetch: this.opts.prefetch }, (d) => {
+        if (holder.c === undefined) holder.early.push(d);
+        else this.opts.onDelivery(d, holder.c, undefined);
+      });
+      holder.c = c;
+      this.sessionConsumer = c;
+      for (const d of holder.early.splice(0)) this.opts.onDelivery(d, c, undefined);
+    }
+  }
+
+  private async declareSessionQueue(): Promise<void> {
+    const { expiryMs } = this.opts;
+    if (expiryMs !== undefined && (await this.queueExists())) return; // keep it as it is: no 406 over changed arguments
+    const opts: QueueOptions =
+      expiryMs === undefined
+        ? { exclusive: true }
+        : { durable: true, arguments: { 'x-expires': expiryMs, 'x-max-length': this.opts.maxQueuedMessages } };
+    try {
+      await this.opts.fabric.declareQueue(this.queue, opts);
+    } catch (err) {
+      // a leftover of an earlier session of another kind: replace it
+      if (!isGatewayError(err, ErrorCode.PRECONDITION_FAILED) && !isGatewayError(err, ErrorCode.RESOURCE_LOCKED)) throw err;
+      await this.opts.fabric.deleteQueue(this.queue);
+      await this.opts.fabric.declareQueue(this.queue, opts);
+    }
+  }
+
+  private async addShared(sub: Subscription, replacing: boolean): Promise<void> {
+    const key = toRoutingKey(sub.filter);
+    const queue = sharedQueueName(sub.group as string, key);
+    const opts: QueueOptions = { durable: true, arguments: { 'x-expires': this.opts.sharedExpiryMs, 'x-max-length': this.opts.maxQueuedMessages } };
+    try {
+      await this.opts.fabric.declareQueue(queue, opts);
+    } catch (err) {
+      if (!isGatewayError(err, ErrorCode.PRECONDITION_FAILED)) throw err;
+      await this.opts.fabric.checkQueue(queue); // declared earlier with other limits: use it as it is
+    }
+    await this.opts.fabric.bindQueue(queue, TOPIC_EXCHANGE, key);
+    if (replacing && this.shared.has(sub.raw)) return;
+    const holder: { c?: Consumer; early: Delivery[] } = { early: [] };
+    const entry = (): Subscription => this.subs.get(sub.raw) ?? sub;
+    const c = await this.opts.fabric.consume(queue, { prefetch: this.opts.prefetch }, (d) => {
+      if (holder.c === undefined) holder.early.push(d);
+      else this.opts.onDelivery(d, holder.c, entry());
+    });
+    holder.c = c;
+    this.shared.set(sub.raw, c);
+    for (const d of holder.early.splice(0)) this.opts.onDelivery(d, c, entry());
+  }
+}
