@@ -123,7 +123,9 @@ export function openSession(url: string, opts: OpenOptions = {}): Promise<Opened
     };
     connection.onclose = (reason, details) => {
       closedResolve({ reason, details });
-      if (!opened) reject(Object.assign(new Error(`${reason}: ${JSON.stringify(details)}`), { reason, details }));
+      // autobahn's own reason is "closed"/"lost"/"unreachable"; an ABORT's URI is in details.reason
+      const wampReason = typeof details.reason === 'string' ? details.reason : reason;
+      if (!opened) reject(Object.assign(new Error(`${wampReason}: ${JSON.stringify(details)}`), { reason: wampReason, details }));
       return true; // no reconnect
     };
     connection.open();
