@@ -1,6 +1,7 @@
 // A raw STOMP test client over a real TCP socket: frames out through our serializer, frames in
 // through our parser (client side), `await next()` for what the server sent. No client library
 // in between, so tests see exactly what is on the wire.
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { serializeFrame, type StompFrame, type StompVersion } from '../../../../src/protocols/stomp/frame.js';
 import { StompParser } from '../../../../src/protocols/stomp/parser.js';
@@ -14,6 +15,8 @@ export class RawStompClient {
   version: StompVersion = '1.2';
   readonly closed: Promise<void>;
   private waiter: (() => void) | undefined;
+  /** emits 'data' after each read from the server */
+  readonly events = new EventEmitter();
   private isClosed = false;
   readonly parser = new StompParser({ maxFrameBytes: 64 << 20, maxHeaders: 1000, maxHeaderBytes: 1 << 20 });
 
@@ -36,6 +39,28 @@ export class RawStompClient {
         else this.parseError = e.error;
       }
       this.waiter?.();
+      this.events.emit('data');
+    });
+  }
+
+  /** resolves once `condition` holds, re-checked after every read from any of `clients` */
+  static until(clients: RawStompClient[], condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!condition()) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error('timed out waiting for a condition'));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        for (const c of clients) c.events.off('data', check);
+      };
+      for (const c of clients) c.events.on('data', check);
+      check();
     });
   }
 
