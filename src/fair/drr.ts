@@ -19,6 +19,15 @@ interface Flow<T> {
   active: boolean;
 }
 
+export interface DrrOptions<F, T> {
+  /** credit a weight-1 flow gets per turn, in cost units (default 1) */
+  quantum?: number;
+  /** a flow's items' order key (ascending), which returnFront() keeps */
+  order?: (item: T) => number;
+  /** a flow's turn ended with items left: it is backlogged (what fairness is measured among) */
+  onCutOff?: (flow: F) => void;
+}
+
 export interface Scheduled<F, T> {
   flow: F;
   item: T;
@@ -31,9 +40,15 @@ export class DeficitRoundRobin<F, T> {
   /** generations are unique across flows, so a flow removed and added again never matches an old entry */
   private generations = 0;
 
-  /** `quantum`: credit a weight-1 flow gets per turn, in cost units */
-  constructor(private readonly quantum = 1) {
-    if (!(quantum > 0)) throw new RangeError(`quantum must be > 0, got ${quantum}`);
+  private readonly quantum: number;
+  private readonly order: ((item: T) => number) | undefined;
+  private readonly onCutOff: ((flow: F) => void) | undefined;
+
+  constructor(opts: DrrOptions<F, T> = {}) {
+    this.quantum = opts.quantum ?? 1;
+    this.order = opts.order;
+    this.onCutOff = opts.onCutOff;
+    if (!(this.quantum > 0)) throw new RangeError(`quantum must be > 0, got ${this.quantum}`);
   }
 
   /** items queued over all flows */
@@ -70,6 +85,26 @@ export class DeficitRoundRobin<F, T> {
     if (!f.active) this.activate(flow, f);
   }
 
+  /**
+   * Give back an item dequeue() handed out but that could not be sent: it goes to the head of
+   * its flow (in `order`, when given) without refunding the credit it used. A flow that had run
+   * dry goes first in the round, since its turn was taken already.
+   */
+  returnFront(flow: F, item: T, cost = 1): void {
+    const f = this.flow(flow);
+    const entry = { item, cost };
+    const order = this.order;
+    if (order === undefined) f.items.unshift(entry);
+    else f.items.insertOrdered(entry, (e) => order(e.item));
+    this.queued++;
+    if (f.active) return;
+    f.active = true;
+    f.generation = ++this.generations;
+    f.deficit = 0;
+    f.inTurn = false;
+    this.round.unshift({ flow, generation: f.generation });
+  }
+
   /** the next item to send, or undefined when nothing is queued */
   dequeue(): Scheduled<F, T> | undefined {
     while (this.round.length > 0) {
@@ -94,8 +129,12 @@ export class DeficitRoundRobin<F, T> {
       // the turn is over: to the back of the round with what is left of the deficit
       this.round.shift();
       f.inTurn = false;
-      if (f.items.length > 0) this.round.push(entry);
-      else this.deactivate(f);
+      if (f.items.length > 0) {
+        this.round.push(entry);
+        this.onCutOff?.(entry.flow);
+      } else {
+        this.deactivate(f);
+      }
     }
     return undefined;
   }

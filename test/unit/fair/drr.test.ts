@@ -57,7 +57,7 @@ describe('UNIT: DeficitRoundRobin', () => {
   });
 
   it('costs: a flow of cost-2 items gets half the items of a cost-1 flow at equal weight', () => {
-    const drr = new DeficitRoundRobin<string, string>(2);
+    const drr = new DeficitRoundRobin<string, string>({ quantum: 2 });
     for (let i = 1; i <= 4; i++) drr.enqueue('big', `big${i}`, 2);
     for (let i = 1; i <= 8; i++) drr.enqueue('small', `small${i}`, 1);
     expect(drain(drr, 6)).toEqual(['big1', 'small1', 'small2', 'big2', 'small3', 'small4']);
@@ -81,10 +81,29 @@ describe('UNIT: DeficitRoundRobin', () => {
     expect(() => drr.setWeight('a', 0)).toThrow(RangeError);
     expect(() => drr.setWeight('a', Number.POSITIVE_INFINITY)).toThrow(RangeError);
     expect(() => drr.enqueue('a', 'x', 0)).toThrow(RangeError);
-    expect(() => new DeficitRoundRobin(0)).toThrow(RangeError);
+    expect(() => new DeficitRoundRobin({ quantum: 0 })).toThrow(RangeError);
     drain(drr);
     drr.forgetIfIdle('a');
     expect(drr.weightOf('a')).toBe(1);
+  });
+
+  it('returnFront puts a refused item back at its place and reports cut-off (backlogged) flows', () => {
+    const cut: string[] = [];
+    const drr = new DeficitRoundRobin<string, string>({ order: (s) => Number(s.slice(1)), onCutOff: (f) => cut.push(f) });
+    fill(drr, { a: 3, b: 1 });
+    const a1 = drr.dequeue();
+    const b1 = drr.dequeue();
+    expect([a1?.item, b1?.item]).toEqual(['a1', 'b1']);
+    expect(cut).toEqual(['a']); // a's turn ended with a2, a3 waiting
+    // b1 refused: b had run dry, so it goes first again; a2 refused after a3 was taken: back before a3's successors
+    drr.returnFront('b', 'b1');
+    expect(drr.dequeue()?.item).toBe('b1');
+    const a2 = drr.dequeue();
+    expect(a2?.item).toBe('a2');
+    drr.returnFront('a', 'a2');
+    expect(drain(drr)).toEqual(['a2', 'a3']);
+    expect(cut).toContain('a');
+    expect(cut).not.toContain('b');
   });
 
   it('property: backlogged flows get service proportional to weight within one item per flow', () => {
