@@ -1,0 +1,159 @@
+// Benchmark: the AMQP fabric against raw amqplib on the same broker, in the same run.
+//   npx tsx bench/fabric-amqp.ts [messages=50000] [bytes=1024]
+// 1. confirmed publishes/s: at most 1000 unconfirmed (the fabric's window; raw: the same bound)
+// 2. publish → consume msgs/s: one publisher, one consumer (prefetch 200, one ack per message)
+// Needs RabbitMQ at TRIBUTARY_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672).
+
+import { connect, type Channel, type ConfirmChannel } from 'amqplib';
+import { AmqpFabric } from '../src/fabric/amqp/index.js';
+import type { FabricSession } from '../src/fabric/types.js';
+import { createLogger } from '../src/log.js';
+
+const url = process.env.TRIBUTARY_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const N = Number(process.argv[2] ?? 50_000);
+const SIZE = Number(process.argv[3] ?? 1024);
+const WINDOW = 1000;
+const PREFETCH = 200;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const payload = Buffer.alloc(SIZE, 0x61);
+const queue = `bench-fabric-amqp-${process.pid}`;
+
+function rate(n: number, ms: number): number {
+  return Math.round((n / ms) * 1000);
+}
+
+// ---- raw amqplib -----------------------------------------------------------------------
+
+async function rawPublish(ch: ConfirmChannel): Promise<number> {
+  let unconfirmed = 0;
+  let wake: (() => void) | null = null;
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    if (unconfirmed >= WINDOW) await new Promise<void>((r) => (wake = r));
+    unconfirmed++;
+    const ok = ch.publish('', queue, payload, {}, () => {
+      unconfirmed--;
+      if (wake && unconfirmed <= WINDOW / 2) {
+        const w = wake;
+        wake = null;
+        w();
+      }
+    });
+    if (!ok) await new Promise((r) => ch.once('drain', r));
+  }
+  await ch.waitForConfirms();
+  return performance.now() - t0;
+}
+
+async function rawPipeline(pub: ConfirmChannel, sub: Channel): Promise<number> {
+  await sub.prefetch(PREFETCH, false);
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const { consumerTag } = await sub.consume(queue, (msg) => {
+    if (!msg) return;
+    sub.ack(msg);
+    if (++received === N) done();
+  });
+  const t0 = performance.now();
+  await rawPublish(pub);
+  await finished;
+  const ms = performance.now() - t0;
+  await sub.cancel(consumerTag);
+  return ms;
+}
+
+// ---- the fabric ------------------------------------------------------------------------
+
+async function fabricPublish(s: FabricSession): Promise<number> {
+  const t0 = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < N; i++) {
+    if (!s.writable) {
+      await new Promise<void>((resolve) => {
+        const off = s.onWritable(() => {
+          off();
+          resolve();
+        });
+      });
+    }
+    pending.push(s.publish('', queue, { body: payload, properties: {} }, { confirm: true }));
+  }
+  await Promise.all(pending);
+  return performance.now() - t0;
+}
+
+async function fabricPipeline(pub: FabricSession, sub: FabricSession): Promise<number> {
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const consumer = await sub.consume(queue, { prefetch: PREFETCH }, (d) => {
+    consumer.ack(d);
+    if (++received === N) done();
+  });
+  const t0 = performance.now();
+  await fabricPublish(pub);
+  await finished;
+  const ms = performance.now() - t0;
+  await consumer.cancel();
+  return ms;
+}
+
+// ---- run ------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  // the fabric sets TCP_NODELAY (latency over coalescing, as RabbitMQ's own clients do): so does raw
+  const noDelay = process.env.BENCH_RAW_NODELAY !== '0';
+  const conn = await connect(url, { noDelay });
+  const admin = await conn.createChannel();
+  await admin.assertQueue(queue, { durable: false, autoDelete: false });
+  const rawPub = await conn.createConfirmChannel();
+  const rawSubConn = await connect(url, { noDelay });
+  const rawSub = await rawSubConn.createChannel();
+
+  const fabric = new AmqpFabric({ url, connectionsPerVhost: 1, log: createLogger('warn') });
+  await fabric.start();
+  const pub = fabric.openSession({ vhost: '/', label: 'bench-pub' });
+  const sub = fabric.openSession({ vhost: '/', label: 'bench-sub' });
+
+  const results: Record<string, number[]> = { rawPublish: [], fabricPublish: [], rawPipeline: [], fabricPipeline: [] };
+  const purge = () => admin.purgeQueue(queue);
+  try {
+    // alternate, twice each, after a warm-up, so that neither side gets the warm broker alone
+    await rawPublish(rawPub);
+    await purge();
+    for (let round = 0; round < ROUNDS; round++) {
+      results.rawPublish!.push(rate(N, await rawPublish(rawPub)));
+      await purge();
+      results.fabricPublish!.push(rate(N, await fabricPublish(pub)));
+      await purge();
+      results.rawPipeline!.push(rate(N, await rawPipeline(rawPub, rawSub)));
+      await purge();
+      results.fabricPipeline!.push(rate(N, await fabricPipeline(pub, sub)));
+      await purge();
+    }
+  } finally {
+    await pub.close();
+    await sub.close();
+    await fabric.close();
+    await admin.deleteQueue(queue);
+    await conn.close();
+    await rawSubConn.close();
+  }
+
+  const median = (k: string) => {
+    const xs = [...(results[k] ?? [0])].sort((a, b) => a - b);
+    return xs[Math.floor(xs.length / 2)] ?? 0;
+  };
+  const line = (what: string, raw: string, fab: string) =>
+    `${what}   raw ${median(raw)} msg/s   fabric ${median(fab)} msg/s   ratio ${(median(fab) / median(raw)).toFixed(2)}  (medians of ${ROUNDS})`;
+  console.log(`messages: ${N} × ${SIZE} B, confirm window ${WINDOW}, prefetch ${PREFETCH}, raw noDelay ${noDelay}`);
+  console.log(line('confirmed publish', 'rawPublish', 'fabricPublish'));
+  console.log(line('publish → consume', 'rawPipeline', 'fabricPipeline'));
+  console.log(`all rounds: ${JSON.stringify(results)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
