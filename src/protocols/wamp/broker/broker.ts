@@ -150,9 +150,10 @@ export class Broker {
   private async ensureConsumer(): Promise<void> {
     if (this.consumer !== null) return;
     const { fabric, queue } = this.opts;
+    // exclusive, not auto-delete: a consumer channel lost to someone else's channel error
+    // must not take the queue (and every binding on it) with it
     await fabric.declareQueue(queue, {
       exclusive: true,
-      autoDelete: true,
       arguments: { 'x-max-length': MAX_QUEUED_EVENTS, 'x-overflow': 'drop-head' },
     });
     this.consumer = await fabric.consume(queue, { prefetch: PREFETCH }, (d) => this.onDelivery(d));

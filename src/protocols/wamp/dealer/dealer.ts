@@ -89,7 +89,8 @@ export class Dealer {
 
   private async start(): Promise<void> {
     const { fabric, replyQueue } = this.opts;
-    await fabric.declareQueue(replyQueue, { exclusive: true, autoDelete: true });
+    // exclusive (gone with this process's connection), not auto-delete (see Broker.ensureConsumer)
+    await fabric.declareQueue(replyQueue, { exclusive: true });
     await fabric.declareExchange(CANCEL_EXCHANGE, 'fanout', { durable: false, autoDelete: false });
     await fabric.bindQueue(replyQueue, CANCEL_EXCHANGE, '');
     this.consumer = await fabric.consume(replyQueue, { noAck: true }, (d) => this.onMessage(d));

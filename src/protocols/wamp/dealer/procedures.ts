@@ -33,6 +33,8 @@ interface Procedure {
   ready: Promise<void>;
   consumer: Consumer | null;
   cursor: number;
+  /** we declared the queue (an AMQP service's own queue is never deleted by us) */
+  declared: boolean;
 }
 
 export interface Invocation {
@@ -54,6 +56,9 @@ export interface ProceduresOptions {
   replyError(inv: Invocation, uri: string, message: string): void;
 }
 
+/** a procedure queue nobody consumes is deleted by the broker after this long */
+export const PROCEDURE_QUEUE_EXPIRES_MS = 10_000;
+
 // seconds since 2024-01-01: consumer priorities that order registrations in time
 const EPOCH_SECONDS = 1_704_067_200;
 
@@ -62,6 +67,8 @@ export class Procedures {
   private readonly byId = new Map<number, Procedure>();
   private readonly invocations = new Map<WampPeer, Map<number, Invocation>>();
   private readonly byCorrelation = new Map<string, Invocation>();
+  /** procedures whose consumer and queue are being torn down */
+  private readonly stopping = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: ProceduresOptions) {}
 
@@ -72,11 +79,16 @@ export class Procedures {
   /** `announce` runs just before the peer can be invoked, so REGISTERED precedes INVOCATIONs */
   async register(peer: WampPeer, uri: string, policy: InvokePolicy, announce: (registrationId: number) => void): Promise<number> {
     let proc = this.byUri.get(uri);
+    // a registration of the same URI still going away must finish first (it may delete the queue)
+    while (proc === undefined && this.stopping.has(uri)) {
+      await this.stopping.get(uri);
+      proc = this.byUri.get(uri);
+    }
     if (proc !== undefined && (policy === 'single' || proc.policy !== policy)) {
       throw new WampRequestError(WampError.PROCEDURE_ALREADY_EXISTS, `procedure '${uri}' is already registered (invoke: ${proc.policy})`);
     }
     if (proc === undefined) {
-      proc = { id: randomId(), uri, policy, callees: [], ready: Promise.resolve(), consumer: null, cursor: 0 };
+      proc = { id: randomId(), uri, policy, callees: [], ready: Promise.resolve(), consumer: null, cursor: 0, declared: false };
       proc.ready = this.startConsuming(proc);
       this.byUri.set(uri, proc);
       this.byId.set(proc.id, proc);
@@ -157,7 +169,7 @@ export class Procedures {
 
   private async startConsuming(proc: Procedure): Promise<void> {
     const { fabric, prefetch } = this.opts;
-    await this.ensureQueue(proc.uri);
+    proc.declared = await this.ensureQueue(proc.uri);
     const priority = consumerPriority(proc.policy);
     try {
       proc.consumer = await fabric.consume(
@@ -173,13 +185,21 @@ export class Procedures {
     }
   }
 
-  /** an AMQP service may have declared the queue already (durable, with arguments): use it as is */
-  private async ensureQueue(uri: string): Promise<void> {
+  /**
+   * An AMQP service may have declared the queue already (durable, with arguments): use it as
+   * is. Otherwise declare it: transient, deleted when the last registration goes (stop), and
+   * by the broker (x-expires) if a gateway dies without saying so. Not auto-delete: a
+   * consumer channel lost to another session's channel error must not delete the procedure.
+   * true when we declared it.
+   */
+  private async ensureQueue(uri: string): Promise<boolean> {
     try {
       await this.opts.fabric.checkQueue(uri);
+      return false;
     } catch (err) {
       if (!isGatewayError(err, ErrorCode.NOT_FOUND) && !isGatewayError(err, ErrorCode.UNKNOWN_DESTINATION)) throw err;
-      await this.opts.fabric.declareQueue(uri, { durable: false, autoDelete: true });
+      await this.opts.fabric.declareQueue(uri, { durable: false, arguments: { 'x-expires': PROCEDURE_QUEUE_EXPIRES_MS } });
+      return true;
     }
   }
 
@@ -188,8 +208,16 @@ export class Procedures {
     this.byId.delete(proc.id);
   }
 
-  private async stop(proc: Procedure): Promise<void> {
+  private stop(proc: Procedure): Promise<void> {
     this.forget(proc);
+    const done = this.tearDown(proc).finally(() => {
+      if (this.stopping.get(proc.uri) === done) this.stopping.delete(proc.uri);
+    });
+    this.stopping.set(proc.uri, done);
+    return done;
+  }
+
+  private async tearDown(proc: Procedure): Promise<void> {
     // answered requests must be acked before the consumer goes (an ack after cancel is invalid)
     for (const mine of this.invocations.values()) {
       for (const inv of [...mine.values()]) {
@@ -201,6 +229,8 @@ export class Procedures {
     const consumer = proc.consumer;
     proc.consumer = null;
     await consumer?.cancel().catch((err: unknown) => this.opts.log.warn({ err, procedure: proc.uri }, 'wamp dealer: cancel failed'));
+    // gone at once, so new CALLs get no_such_procedure; kept while another process consumes it
+    if (proc.declared) await this.opts.fabric.deleteQueue(proc.uri, { ifUnused: true }).catch(() => undefined);
   }
 
   private onRequest(proc: Procedure, d: Delivery): void {
