@@ -142,12 +142,15 @@ for (const [label, fabric, enabled] of FABRICS) {
         await first.end();
         const pub = await client({ protocolVersion });
         for (let i = 0; i < 5; i++) await pub.client.publishAsync(`${t}/m`, String(i), { qos: 1 });
+        expect(first.connack?.sessionPresent).toBe(false);
         const again = await client({ protocolVersion, clientId, ...persistent });
+        expect(again.connack?.sessionPresent).toBe(true);
         const got = await again.waitFor(5);
         expect(got.map((m) => m.payload.toString())).toEqual(['0', '1', '2', '3', '4']);
         // and a clean start discards it [MQTT-3.1.2-4]
         await again.end();
         const clean = await client({ protocolVersion, clientId, clean: true });
+        expect(clean.connack?.sessionPresent).toBe(false);
         await pub.client.publishAsync(`${t}/m`, 'after', { qos: 1 });
         await clean.quiet(300);
       });

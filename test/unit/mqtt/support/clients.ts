@@ -17,6 +17,8 @@ export class TestClient {
   readonly messages: Received[] = [];
   private waiters: { n: number; resolve: () => void }[] = [];
   readonly disconnects: { reasonCode?: number | undefined }[] = [];
+  /** the CONNACK that opened this connection */
+  connack: { sessionPresent: boolean; reasonCode?: number | undefined; properties?: Record<string, unknown> | undefined } | undefined;
 
   constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
@@ -59,7 +61,10 @@ export async function connectClient(port: number, opts: IClientOptions = {}): Pr
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: uniqueName('c'), reconnectPeriod: 0, connectTimeout: 5_000, ...opts });
   const tc = new TestClient(client);
   await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
+    client.once('connect', (packet) => {
+      tc.connack = packet as TestClient['connack'];
+      resolve();
+    });
     client.once('error', reject);
     client.once('close', () => reject(new Error('closed before CONNACK')));
   });
