@@ -215,6 +215,20 @@ describe('E2E: MQTT wire rules (embedded fabric)', () => {
   }, 60_000);
 });
 
+describe('E2E: MQTT graceful shutdown', () => {
+  it('tells MQTT 5 clients DISCONNECT 0x8B and closes 3.1.1 ones', async () => {
+    const gw = await startTestGateway({ shutdownTimeoutMs: 2_000 });
+    const v5 = await RawClient.connect(gw.ports.mqtt!, 5);
+    await v5.connectAs(uniqueName('c'), {}, 5);
+    const v4 = await RawClient.connect(gw.ports.mqtt!, 4);
+    await v4.connectAs(uniqueName('c'));
+    await gw.stop();
+    expect(await v5.next('disconnect')).toMatchObject({ reasonCode: 0x8b });
+    await Promise.all([v5.closed, v4.closed]);
+    expect(v4.received).toEqual([]);
+  });
+});
+
 describe.runIf(brokerAvailable)('E2E: MQTT QoS 2 dedup on [rabbitmq]', () => {
   let gw: TestGateway;
   beforeAll(async () => {

@@ -291,6 +291,41 @@ for (const [label, fabric, enabled] of FABRICS) {
         expect(got.map((m) => m.packet.properties?.topicAlias)).toEqual([1, 1, 1]);
       });
 
+      it('UNSUBSCRIBE: 0x11 for a filter that was not subscribed; messages stop for the removed one', async () => {
+        const t = topicName('unsub');
+        const c = await client(v5);
+        await c.client.subscribeAsync([`${t}/a`, `${t}/b`], { qos: 1 });
+        const unsuback = new Promise<number[]>((resolve) => c.client.once('packetreceive', (p) => p.cmd === 'unsuback' && resolve(p.granted as number[])));
+        await c.client.unsubscribeAsync([`${t}/a`, `${t}/never`]).catch(() => undefined);
+        expect(await unsuback).toEqual([0x00, 0x11]);
+        const pub = await client(v5);
+        await pub.client.publishAsync(`${t}/a`, 'gone', { qos: 1 });
+        await pub.client.publishAsync(`${t}/b`, 'kept', { qos: 1 });
+        const [m] = await c.waitFor(1);
+        expect(m!.topic).toBe(`${t}/b`);
+        await c.quiet(200);
+      });
+
+      it('message expiry: what expires while a persistent session is away is not delivered', async () => {
+        const t = topicName('exp');
+        const clientId = uniqueName('exp');
+        const persistent = { ...v5, clientId, clean: false, properties: { sessionExpiryInterval: 30 } };
+        const first = await client(persistent);
+        await first.client.subscribeAsync(`${t}/#`, { qos: 1 });
+        await first.end();
+        const pub = await client(v5);
+        await pub.client.publishAsync(`${t}/short`, 'short', { qos: 1, properties: { messageExpiryInterval: 1 } });
+        await pub.client.publishAsync(`${t}/long`, 'long', { qos: 1, properties: { messageExpiryInterval: 100 } });
+        await new Promise((r) => setTimeout(r, 1_300));
+        const back = await client(persistent);
+        const [m] = await back.waitFor(1);
+        expect(m!.topic).toBe(`${t}/long`);
+        expect(m!.packet.properties?.messageExpiryInterval).toBeLessThanOrEqual(99);
+        await back.quiet(200);
+        await back.end();
+        await (await client({ ...v5, clientId, clean: true })).end();
+      });
+
       it('a message larger than the client’s Maximum Packet Size is not sent to it', async () => {
         const t = topicName('max');
         const small = await client({ ...v5, properties: { maximumPacketSize: 200 } });
