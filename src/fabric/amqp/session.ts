@@ -54,7 +54,8 @@ export class AmqpSession implements FabricSession {
   private readonly unsettledGets = new Set<(outcome: Outcome) => void>();
   private readonly writableListeners = new Set<() => void>();
   private stopWatchingWritable: (() => void) | null = null;
-  private replaying: Promise<void> | null = null;
+  /** set from the moment the slot reconnects until this session's topology is declared again */
+  private pendingReplay: { promise: Promise<void>; resolve: () => void; generation: number } | null = null;
   private closing: Promise<void> | null = null;
   /** settles once the last publish that had to wait (exchange check, attach) has been sent */
   private publishGate: Promise<void> | null = null;
@@ -283,14 +284,32 @@ export class AmqpSession implements FabricSession {
     this.detach();
   }
 
+  /** the slot reconnected: hold this session's topology calls until replay() has run */
+  expectReplay(generation: number): void {
+    if (this.pendingReplay) {
+      this.pendingReplay.generation = generation;
+      return;
+    }
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.pendingReplay = { promise, resolve, generation };
+  }
+
+  /** release held calls after replay `generation` (a later reconnect keeps holding them) */
+  replayFinished(generation: number): void {
+    const pending = this.pendingReplay;
+    if (!pending || pending.generation !== generation) return;
+    this.pendingReplay = null;
+    pending.resolve();
+  }
+
   /** declare the recorded topology again and resume consumers (after a reconnect) */
-  replay(slot: Slot, isCurrent: () => boolean): Promise<void> {
-    if (this.closing || slot !== this.slot) return Promise.resolve();
-    const run = this.redeclare(slot, isCurrent);
-    this.replaying = run;
-    return run.finally(() => {
-      if (this.replaying === run) this.replaying = null;
-    });
+  async replay(slot: Slot, generation: number, isCurrent: () => boolean): Promise<void> {
+    try {
+      if (!this.closing && slot === this.slot) await this.redeclare(slot, isCurrent);
+    } finally {
+      this.replayFinished(generation);
+    }
   }
 
   private async redeclare(slot: Slot, isCurrent: () => boolean): Promise<void> {
@@ -377,7 +396,7 @@ export class AmqpSession implements FabricSession {
   private async ready(): Promise<Slot> {
     if (this.closing) throw sessionClosed();
     const slot = this.slot ?? (await this.attached);
-    if (this.replaying) await this.replaying;
+    if (this.pendingReplay) await this.pendingReplay.promise;
     return slot;
   }
 

@@ -135,16 +135,19 @@ export class Slot {
     const sessions = [...this.sessions];
     if (sessions.length === 0) return this.opts.onChange();
     this.replaying = true;
+    for (const session of sessions) session.expectReplay(generation);
     this.opts.onChange();
     const started = Date.now();
     let next = 0;
     const worker = async () => {
       while (next < sessions.length && isCurrent()) {
         const session = sessions[next++];
-        if (session) await session.replay(this, isCurrent);
+        if (session) await session.replay(this, generation, isCurrent);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.opts.replayConcurrency, sessions.length) }, worker));
+    // the ones not reached (the connection went again): their calls fail fast until the next 'up'
+    for (const session of sessions) session.replayFinished(generation);
     if (generation !== this.replayGeneration) return;
     this.replaying = false;
     this.opts.log.info({ conn: this.sub.name, sessions: sessions.length, ms: Date.now() - started }, 'session topology declared again');
