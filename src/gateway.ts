@@ -15,6 +15,7 @@ import { ErrorCode, GatewayError, isGatewayError } from './errors.js';
 import { AmqpFabric } from './fabric/amqp/index.js';
 import { EmbeddedFabric } from './fabric/embedded/index.js';
 import type { Fabric } from './fabric/types.js';
+import { FairFabric, registerFairMetrics } from './fair/index.js';
 import { buildHttp } from './http/server.js';
 import type { Readiness } from './http/routes/health.js';
 import { createLogger, type Logger } from './log.js';
@@ -69,7 +70,7 @@ const CONNECTION_SHARE = 0.6;
 export function buildGateway(config: Config, options: GatewayOptions = {}): Gateway {
   const log = options.log ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? createMetrics();
-  const fabric = options.fabric ?? createFabric(config, log, metrics);
+  const fabric = withFairStreams(options.fabric ?? createFabric(config, log, metrics), config, log, metrics);
   const auth: Authenticator = createAuthenticator(config.auth, log.child({ component: 'auth' }));
   const registry = new ConnectionTable();
   const ctx: GatewayContext = { config, fabric, auth, log, metrics, registry, nodeId: makeNodeId() };
@@ -190,6 +191,14 @@ function remaining(deadline: number): number {
 function createFabric(config: Config, log: Logger, metrics: Metrics): Fabric {
   if (config.amqpUrl === null) return new EmbeddedFabric({ log: log.child({ component: 'fabric' }) });
   return new AmqpFabric({ url: config.amqpUrl, connectionsPerVhost: config.amqpConnections, log, metrics });
+}
+
+/** fair.streams configured: every session publishes through fair-stream ingress (src/fair) */
+function withFairStreams(fabric: Fabric, config: Config, log: Logger, metrics: Metrics): Fabric {
+  if (config.fair.streams.length === 0 || fabric instanceof FairFabric) return fabric;
+  const fair = new FairFabric(fabric, { streams: config.fair.streams, defaultVhost: config.auth.defaultVhost, log });
+  registerFairMetrics(metrics.registry, fair);
+  return fair;
 }
 
 async function startFabric(fabric: Fabric, config: Config): Promise<void> {

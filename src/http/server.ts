@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { fairStatusSource, registerFairRoutes } from '../fair/index.js';
 import type { GatewayContext } from '../protocols/types.js';
 import { requireAdministrator } from './admin-auth.js';
 import { registerConnectionRoutes } from './routes/connections.js';
@@ -57,6 +58,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     api.addHook('onRequest', requireAdministrator(ctx));
     registerConnectionRoutes(api, ctx);
     registerOverviewRoute(api, deps.overview);
+    registerFairRoutes(api, fairStatusSource(ctx.fabric));
   });
   for (const plugin of deps.plugins ?? []) app.register(plugin);
   return app;
