@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { fairStatusSource, registerFairRoutes } from '../fair/index.js';
 import type { GatewayContext } from '../protocols/types.js';
 import { requireAdministrator } from './admin-auth.js';
+import { registerLivePage } from './live-page.js';
 import { registerConnectionRoutes } from './routes/connections.js';
 import { registerHealthRoutes, type Readiness } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
@@ -60,6 +61,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     registerOverviewRoute(api, deps.overview);
     registerFairRoutes(api, fairStatusSource(ctx.fabric));
   });
+  app.register(async (page) => registerLivePage(page, ctx));
   for (const plugin of deps.plugins ?? []) app.register(plugin);
   return app;
 }
