@@ -4,7 +4,7 @@
 // protocol), never users, addresses or names; /api stays behind administrator auth.
 
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GatewayContext } from '../protocols/types.js';
 import type { ConnectionDescription } from '../transport/types.js';
 
@@ -35,13 +35,13 @@ export interface LiveSummary {
 }
 
 export async function registerLivePage(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
-  const assets = loadAssets();
+  const assets = loadAssets(ctx);
   const startedAt = Date.now();
   let cached: { at: number; summary: Promise<LiveSummary> } | null = null;
 
   app.get('/', async (_req, reply) => sendAsset(reply, assets, 'index.html'));
   app.get<{ Params: { file: string } }>('/live-page/:file', async (req, reply) => {
-    if (!(req.params.file in ASSETS)) return reply.code(404).send({ error: 'not found' });
+    if (!assets.has(req.params.file)) return reply.code(404).send({ error: 'not found' });
     return sendAsset(reply, assets, req.params.file);
   });
   app.get('/live-page/summary.json', async (_req, reply) => {
@@ -50,11 +50,18 @@ export async function registerLivePage(app: FastifyInstance, ctx: GatewayContext
   });
 }
 
-function loadAssets(): Map<string, Buffer> {
-  return new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(new URL(name, ASSET_DIR))]));
+/** a missing asset directory (an install without public/) costs the page, never the gateway */
+function loadAssets(ctx: GatewayContext): Map<string, Buffer> {
+  try {
+    return new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(new URL(name, ASSET_DIR))]));
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message, dir: ASSET_DIR.pathname }, 'live page assets not found: / is not served');
+    return new Map();
+  }
 }
 
-function sendAsset(reply: import('fastify').FastifyReply, assets: Map<string, Buffer>, name: string) {
+function sendAsset(reply: FastifyReply, assets: Map<string, Buffer>, name: string) {
+  if (!assets.has(name)) return reply.code(404).send({ error: 'live page not installed' });
   return reply
     .header('content-type', ASSETS[name])
     .header('content-security-policy', CSP)
