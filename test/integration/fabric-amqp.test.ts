@@ -7,7 +7,7 @@ import { ErrorCode, isGatewayError } from '../../src/errors.js';
 import type { AmqpFabric } from '../../src/fabric/amqp/index.js';
 import type { FabricSession } from '../../src/fabric/types.js';
 import { brokerAvailable, uniqueName } from '../support/broker.js';
-import { Inbox, body, makeFabric, witness } from './fabric-amqp-helpers.js';
+import { Inbox, body, makeFabric, waitUntil, witness } from './fabric-amqp-helpers.js';
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   const err = await p.then(
@@ -297,6 +297,60 @@ describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric core', () => {
     expect(s.writable).toBe(false);
     await s.close();
     expect(fabric.status().connected).toBe(true);
+  });
+});
+
+describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric shared consumer channels', () => {
+  it('a consume the broker refuses (403, exclusive consumer) closes a shared channel: the others on it resume, own-queue consumers never notice', async () => {
+    const fabric = makeFabric({ connectionsPerVhost: 1 });
+    await fabric.start();
+    const w = await witness();
+    const shared = uniqueName('fshared');
+    try {
+      const a = fabric.openSession({ vhost: '/' });
+      const b = fabric.openSession({ vhost: '/' });
+      // a: a consumer on its own exclusive queue, and one on a shared queue
+      const own = (await a.declareQueue('', { exclusive: true })).queue;
+      await a.declareQueue(shared, {});
+      const ownInbox = new Inbox();
+      const ownConsumer = await a.consume(own, { prefetch: 10 }, ownInbox.push);
+      const sharedInbox = new Inbox();
+      const sharedConsumer = await a.consume(shared, { prefetch: 10 }, sharedInbox.push);
+      await a.publish('', own, { body: body('own-unacked'), properties: {} }, { confirm: true });
+      await a.publish('', shared, { body: body('shared-unacked'), properties: {} }, { confirm: true });
+      const [ownHeld] = await ownInbox.waitFor(1);
+      const [sharedHeld] = await sharedInbox.waitFor(1);
+      // b: an exclusive consumer on an auto-delete queue, then a consume the broker refuses
+      const qb = uniqueName('fexcl');
+      await b.declareQueue(qb, { autoDelete: true });
+      await b.bindQueue(qb, 'amq.direct', qb);
+      const ex = await b.consume(qb, { exclusive: true }, () => undefined);
+      await rejectsWith(b.consume(qb, {}, () => undefined), ErrorCode.NOT_AUTHORIZED);
+
+      // a's shared-queue consumer moved to a fresh channel: its unacked delivery comes back redelivered
+      const [, again] = await sharedInbox.waitFor(2);
+      expect(again?.body.toString()).toBe('shared-unacked');
+      expect(again?.redelivered).toBe(true);
+      sharedConsumer.ack(sharedHeld!); // from the dead channel: ignored
+      sharedConsumer.ack(again!);
+      // b's auto-delete queue went with its consumer; it was declared again (with its binding) and ex resumed
+      await waitUntil(async () => (await b.checkQueue(qb).catch(() => ({ consumerCount: 0 }))).consumerCount === 1, 5000, 'exclusive consumer resumed');
+      await b.publish('amq.direct', qb, { body: body('routed again'), properties: {} }, { confirm: true, mandatory: true });
+      // the own-queue consumer was on another channel: nothing redelivered, its ack still counts
+      ownConsumer.ack(ownHeld!);
+      await a.publish('', own, { body: body('own-next'), properties: {} }, { confirm: true });
+      const [, ownNext] = await ownInbox.waitFor(2);
+      expect(ownNext?.body.toString()).toBe('own-next');
+      expect(ownNext?.redelivered).toBe(false);
+      ownConsumer.ack(ownNext!);
+      expect((await a.checkQueue(own)).messageCount).toBe(0);
+      await ex.cancel();
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await w.conn.createChannel().then((ch) => ch.deleteQueue(shared)).catch(() => undefined);
+      await w.close();
+      await fabric.close();
+    }
   });
 });
 

@@ -15,6 +15,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { ManagedConnection } from './connection.js';
 import type { AmqpConsumer } from './consumer.js';
+import { ErrorCode, isGatewayError } from '../../errors.js';
 import { fromAmqpError, isCollateralChannelError } from './errors.js';
 
 export class ConsumerChannel {
@@ -201,10 +202,21 @@ export class ConsumerChannelPool {
     // Without a broker error the connection itself is going: its recovery resumes everyone.
     if (channel.error === null || !this.conn.isUp) return;
     for (const consumer of orphans) {
-      if (consumer.cancelled) continue;
-      this.attach(consumer).catch((err: unknown) =>
-        this.opts.log.warn({ err: String(err), consumer: consumer.tag, queue: consumer.queue }, 'could not resume a consumer after a channel error'),
-      );
+      if (!consumer.cancelled) void this.resume(consumer);
+    }
+  }
+
+  /** attach again; an auto-delete queue went with its last consumer: declare it again first */
+  private async resume(consumer: AmqpConsumer): Promise<void> {
+    try {
+      await this.attach(consumer);
+    } catch (err) {
+      try {
+        if (!isGatewayError(err, ErrorCode.NOT_FOUND) || !(await consumer.hooks.restoreQueue(consumer.queue))) throw err;
+        await this.attach(consumer);
+      } catch (final) {
+        this.opts.log.warn({ err: String(final), consumer: consumer.tag, queue: consumer.queue }, 'could not resume a consumer after a channel error');
+      }
     }
   }
 

@@ -21,6 +21,8 @@ export interface ConsumerHooks {
   log: Logger;
   /** take this consumer off its channel (after cancel or a broker-side cancel) */
   release(consumer: AmqpConsumer, channel: ConsumerChannel | null): void;
+  /** declare the consumer's queue (and its bindings) again; false when there is nothing to declare */
+  restoreQueue(queue: string): Promise<boolean>;
 }
 
 let brokerTagCounter = 0;
@@ -43,8 +45,10 @@ export class AmqpConsumer implements Consumer {
     /** changes only when a server-named queue comes back under a new name after a reconnect */
     public queue: string,
     readonly opts: ConsumeOptions,
+    /** on a queue other sessions may consume too (see Slot: such consumers get their own channels) */
+    readonly onSharedQueue: boolean,
     private readonly onDelivery: DeliveryHandler,
-    private readonly hooks: ConsumerHooks,
+    readonly hooks: ConsumerHooks,
   ) {}
 
   get cancelled(): boolean {

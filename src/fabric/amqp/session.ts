@@ -224,16 +224,18 @@ export class AmqpSession implements FabricSession {
     if ([...this.consumers].some((c) => c.tag === tag)) {
       throw new GatewayError(ErrorCode.PRECONDITION_FAILED, `consumer tag '${tag}' already in use on this session`);
     }
-    const consumer = new AmqpConsumer(tag, queue, opts, onDelivery, {
+    const onSharedQueue = this.record.queue(queue)?.exclusive !== true;
+    const consumer = new AmqpConsumer(tag, queue, opts, onSharedQueue, onDelivery, {
       log: this.log,
       release: (c, channel) => {
         this.consumers.delete(c);
-        slot.consumers.release(c, channel);
+        slot.consumerPool(c.onSharedQueue).release(c, channel);
       },
+      restoreQueue: (q) => this.restoreQueue(slot, q),
     });
     this.consumers.add(consumer);
     try {
-      await slot.consumers.attach(consumer);
+      await slot.consumerPool(onSharedQueue).attach(consumer);
     } catch (err) {
       this.consumers.delete(consumer);
       throw err;
@@ -339,12 +341,21 @@ export class AmqpSession implements FabricSession {
       if (!isCurrent() || this.closing) return;
       if (consumer.cancelled || consumer.channel !== null) continue;
       try {
-        await slot.consumers.attach(consumer);
+        await slot.consumerPool(consumer.onSharedQueue).attach(consumer);
       } catch (err) {
         if (isGatewayError(err, ErrorCode.BACKEND_UNAVAILABLE)) return;
         this.log.warn({ session: this.id, consumer: consumer.tag, queue: consumer.queue, err: String(err) }, 'could not resume a consumer after a reconnect');
       }
     }
+  }
+
+  /** declare `queue` and its bindings again from the record (not possible for server-named ones) */
+  private async restoreQueue(slot: Slot, queue: string): Promise<boolean> {
+    const steps = this.record.all().filter((s) => (s.kind === 'queue' && s.name === queue && !s.serverNamed) || (s.kind === 'queueBinding' && s.queue === queue));
+    if (steps[0]?.kind !== 'queue' || this.closing) return false;
+    this.log.warn({ session: this.id, queue }, 'declaring a queue again after a consumer channel error deleted it');
+    for (const step of steps) await this.laneOf(slot).run((ch) => applyStep(ch, step));
+    return true;
   }
 
   private renameQueue(from: string, to: string): void {

@@ -9,7 +9,7 @@
 // connections that publish (the broker stops reading their sockets): acks and consumer
 // traffic on a publishing connection would stall with them. RabbitMQ's docs advise exactly
 // this split. Per slot: 2 connections, 1 publish + up to `topologyChannels` topology +
-// ceil(consumers / consumersPerChannel) consumer channels.
+// about consumers / consumersPerChannel consumer channels (two kinds: see below).
 //
 // When the consume connection comes back after a loss, every live session pinned here
 // declares its recorded topology again and resumes its consumers.
@@ -49,7 +49,15 @@ export class Slot {
   /** topology lanes: a session uses one (its operations stay in order), sessions spread over all */
   readonly topology: TopologyChannel[];
   private nextLane = 0;
-  readonly consumers: ConsumerChannelPool;
+  /**
+   * Consumer channels come in two kinds. A consume on a queue others can use may be refused
+   * (403: someone holds it with an exclusive consumer), and a refusal closes the channel:
+   * its other consumers are cancelled, and auto-delete queues among theirs are deleted. So
+   * consumers on a session's own exclusive queues (which nobody else can touch: the common
+   * subscription case) never share a channel with those risky consumes.
+   */
+  readonly ownQueueConsumers: ConsumerChannelPool;
+  readonly sharedQueueConsumers: ConsumerChannelPool;
   readonly sessions = new Set<AmqpSession>();
   private replayGeneration = 0;
   private replaying = false;
@@ -67,7 +75,9 @@ export class Slot {
       metrics: opts.metrics,
     });
     this.topology = Array.from({ length: Math.max(1, opts.topologyChannels) }, () => new TopologyChannel(this.sub, log, opts.metrics));
-    this.consumers = new ConsumerChannelPool(this.sub, { perChannel: opts.consumersPerChannel, log, metrics: opts.metrics });
+    const poolOptions = { perChannel: opts.consumersPerChannel, log, metrics: opts.metrics };
+    this.ownQueueConsumers = new ConsumerChannelPool(this.sub, poolOptions);
+    this.sharedQueueConsumers = new ConsumerChannelPool(this.sub, poolOptions);
     for (const conn of [this.sub, this.pub]) {
       conn.on('down', () => opts.onChange());
       conn.on('blocked', () => opts.onChange());
@@ -110,8 +120,12 @@ export class Slot {
     return lane;
   }
 
+  consumerPool(sharedQueue: boolean): ConsumerChannelPool {
+    return sharedQueue ? this.sharedQueueConsumers : this.ownQueueConsumers;
+  }
+
   get channelCount(): number {
-    return this.consumers.channelCount + (this.publisher.channelOpen ? 1 : 0) + this.topology.filter((t) => t.channelOpen).length;
+    return this.ownQueueConsumers.channelCount + this.sharedQueueConsumers.channelCount + (this.publisher.channelOpen ? 1 : 0) + this.topology.filter((t) => t.channelOpen).length;
   }
 
   async open(): Promise<void> {
@@ -125,7 +139,7 @@ export class Slot {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.publisher.close(), ...this.topology.map((t) => t.close()), this.consumers.close()]);
+    await Promise.all([this.publisher.close(), ...this.topology.map((t) => t.close()), this.ownQueueConsumers.close(), this.sharedQueueConsumers.close()]);
     await Promise.all([this.sub.close(), this.pub.close()]);
   }
 
