@@ -1,0 +1,42 @@
+// SESSION: a client that stops reading must not stall anyone else. It holds at most its
+// prefetch (auto-ack deliveries are acked only once the transport took the bytes), and the
+// transport closes it when it does not drain; a healthy subscriber receives everything.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStompProtocol } from '../../../src/protocols/stomp/index.js';
+import { startTestGateway, type TestGateway } from '../../support/gateway.js';
+import { RawStompClient } from './support/raw-client.js';
+
+describe('SESSION: a slow STOMP consumer', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway(
+      { stomp: { heartbeatMs: 0, defaultPrefetch: 8 }, limits: { drainTimeoutMs: 400, maxPendingBytesPerConnection: 4 * 1024 * 1024 } },
+      { protocols: [createStompProtocol] },
+    );
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('is disconnected for not draining while a healthy subscriber gets every message', async () => {
+    const port = gw.ports.stomp!;
+    const slow = await RawStompClient.connect(port);
+    await slow.withReceipt('SUBSCRIBE', { id: 's', destination: '/topic/firehose' });
+    const healthy = await RawStompClient.connect(port);
+    await healthy.withReceipt('SUBSCRIBE', { id: 'h', destination: '/topic/firehose' });
+    slow.socket.pause(); // stops reading: the kernel buffers fill, then the gateway's link
+    const publisher = await RawStompClient.connect(port);
+    const body = Buffer.alloc(256 * 1024, "x");
+    const count = 300; // 75 MiB: more than loopback socket buffers absorb (tcp_rmem may allow 32 MiB)
+    for (let i = 0; i < count; i++) publisher.send('SEND', { destination: '/topic/firehose', n: String(i) }, body);
+    await publisher.withReceipt('SEND', { destination: '/topic/other' }, 'sync');
+    const got = await healthy.messages(count, 15_000);
+
+    expect(got.map((m) => m.headers['n'])).toEqual(Array.from({ length: count }, (_, i) => String(i)));
+    // the server has closed it; a paused socket only reports that once it reads again
+    slow.socket.resume();
+    await slow.closed;
+    expect(slow.frames.filter((f) => f.command === 'MESSAGE').length).toBeLessThan(count);
+    await Promise.all([healthy.disconnect(), publisher.disconnect()]);
+  });
+});
