@@ -218,6 +218,28 @@ describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric core', () => {
     consumer.ack(all[4]!);
   });
 
+  it('an exchange deleted behind the fabric\'s back: that publish gets NOT_FOUND, the publish channel comes back', async () => {
+    const s = open();
+    const x = uniqueName('fgone');
+    await s.declareExchange(x, 'fanout');
+    const { queue } = await s.declareQueue('', { exclusive: true });
+    await s.bindQueue(queue, x, '');
+    await s.publish(x, '', { body: body('1'), properties: {} }, { confirm: true }); // now known to exist
+    const w = await witness();
+    try {
+      const ch = await w.conn.createChannel();
+      await ch.deleteExchange(x);
+      await ch.close();
+    } finally {
+      await w.close();
+    }
+    // the cache still believes in x: the publish reaches the shared channel, which the broker closes
+    await rejectsWith(s.publish(x, '', { body: body('2'), properties: {} }, { confirm: true }), ErrorCode.NOT_FOUND);
+    await s.publish('', queue, { body: body('3'), properties: {} }, { confirm: true });
+    expect((await s.checkQueue(queue)).messageCount).toBe(2);
+    expect(fabric.status().connected).toBe(true);
+  });
+
   it('redeclaring with other arguments → PRECONDITION_FAILED, and the session carries on', async () => {
     const s = open();
     const name = uniqueName('fq406');
