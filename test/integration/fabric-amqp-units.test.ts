@@ -127,6 +127,8 @@ describe('publish checks and URLs', () => {
     expect(vhostOfUrl('amqp://u:p@h:5672/tenant')).toBe('tenant');
     expect(urlForVhost('amqp://u:p@h:5672/?heartbeat=10', '/')).toBe('amqp://u:p@h:5672/%2F?heartbeat=10');
     expect(urlForVhost('amqp://u:p@h:5672', 'a/b')).toBe('amqp://u:p@h:5672/a%2Fb');
+    expect(urlForVhost('amqp://u:p@h:5672', 'v', 15)).toBe('amqp://u:p@h:5672/v?heartbeat=15');
+    expect(urlForVhost('amqp://u:p@h:5672/?heartbeat=5', 'v', 15)).toBe('amqp://u:p@h:5672/v?heartbeat=5');
     expect(redactUrl('amqp://u:secret@h:5672/v')).toBe('amqp://u:***@h:5672/v');
   });
 });

@@ -44,6 +44,7 @@ const DEFAULTS = {
   topologyChannels: 4,
   closeTimeoutMs: 5_000,
   replayConcurrency: 32,
+  heartbeatSeconds: 15,
 };
 
 export class AmqpFabric extends EventEmitter<FabricEvents> implements Fabric {
@@ -113,7 +114,9 @@ export class AmqpFabric extends EventEmitter<FabricEvents> implements Fabric {
   private poolFor(vhost: string): VhostPool {
     const existing = this.pools.get(vhost);
     if (existing) return existing;
-    const url = urlForVhost(this.opts.url, vhost);
+    // RabbitMQ suggests 60 s: a broker that vanishes without a TCP reset would go unnoticed
+    // for up to two minutes. 15 s unless the URL says otherwise.
+    const url = urlForVhost(this.opts.url, vhost, DEFAULTS.heartbeatSeconds);
     const brokerUser = decodeURIComponent(new URL(this.opts.url).username) || 'guest';
     const pool = new VhostPool(vhost, brokerUser, this.opts.connectionsPerVhost, (i) => ({
       url,

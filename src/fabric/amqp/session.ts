@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Channel } from 'amqplib';
-import { ErrorCode, GatewayError } from '../../errors.js';
+import { ErrorCode, GatewayError, isGatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type {
   ConsumeOptions,
@@ -23,7 +23,6 @@ import type {
 } from '../types.js';
 import { AmqpConsumer } from './consumer.js';
 import { applyStep, declareQueue } from './declare.js';
-import { isGatewayError } from '../../errors.js';
 import { deliveryFields, toPublishOptions, validateName, validatePublish } from './message.js';
 import type { Slot } from './slot.js';
 import type { TopologyChannel } from './topology-channel.js';
@@ -68,8 +67,7 @@ export class AmqpSession implements FabricSession {
   ) {
     this.id = `amqp-${++sessionCounter}`;
     if (pool.opened) {
-      this.attach(pool.pickSlot());
-      this.attached = Promise.resolve(this.slot as unknown as Slot);
+      this.attached = Promise.resolve(this.attach(pool.pickSlot()));
     } else {
       this.attached = pool.ready.then(() => this.attach(pool.pickSlot()));
       this.attached.catch(() => undefined);

@@ -7,9 +7,11 @@ export function vhostOfUrl(url: string): string {
   return path === '' || path === '/' ? '/' : decodeURIComponent(path.slice(1));
 }
 
-export function urlForVhost(url: string, vhost: string): string {
+/** the URL with `vhost` as its vhost; a heartbeat of `heartbeatSeconds` unless the URL sets one */
+export function urlForVhost(url: string, vhost: string, heartbeatSeconds?: number): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(vhost)}`;
+  if (heartbeatSeconds !== undefined && !u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(heartbeatSeconds));
   return u.toString();
 }
 
