@@ -1,0 +1,125 @@
+// The results: a JSON file with every run, and a markdown table (what README includes).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { MachineInfo } from './proc.js';
+import type { ScenarioReport, TargetReport } from './runner.js';
+
+export interface BenchReport {
+  date: string;
+  machine: MachineInfo;
+  loadavgEnd: [number, number, number];
+  command: string;
+  options: Record<string, unknown>;
+  references: Record<string, string>;
+  scenarios: ScenarioReport[];
+  extra: { name: string; title: string; markdown: string; data?: unknown }[];
+  seconds: number;
+}
+
+export function writeJson(path: string, report: BenchReport): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const text = JSON.stringify(report, (key, value: unknown) => (key === 'samples' ? undefined : typeof value === 'number' && !Number.isFinite(value) ? null : value), 2);
+  writeFileSync(path, `${text}\n`);
+}
+
+export function writeMarkdown(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+const n0 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : Math.round(x).toLocaleString('en'));
+const ms = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toString());
+const s2 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(2));
+const times = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}×`);
+const kib = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : (x / 1024).toFixed(1));
+
+export function markdown(report: BenchReport): string {
+  const m = report.machine;
+  const out: string[] = [];
+  out.push(`# Benchmarks: Tributary side by side with its references`);
+  out.push('');
+  out.push(`- Date: ${report.date} · \`${report.command}\` · ${Math.round(report.seconds)} s in all`);
+  out.push(`- Machine: ${m.nproc} × ${m.model}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
+  out.push(`- Load average (1/5/15 min) at start ${m.loadavg.join(' / ')}, at end ${report.loadavgEnd.join(' / ')} (the machine is shared: other work ran meanwhile)`);
+  out.push(`- References: ${Object.entries(report.references).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  out.push(`- Everything on one host over loopback: client, Tributary, RabbitMQ (and Mosquitto) share the cores. Tributary routes through the same RabbitMQ, so its CPU column is gateway + broker.`);
+  out.push('');
+  const messaging = report.scenarios.filter((s) => s.targets.some((t) => t.summary?.latency));
+  const connections = report.scenarios.filter((s) => s.targets.some((t) => t.summary?.bytesPerConnection !== undefined));
+  const broken = report.scenarios.filter((s) => !messaging.includes(s) && !connections.includes(s));
+  if (messaging.length > 0) {
+    out.push('## Messaging');
+    out.push('');
+    out.push('Rate: median of the runs, throughput phase (bounded in-flight window). Latency: end to end (send timestamp in the payload), fixed-rate phase, all runs pooled. CPU: server seconds per run (median), and per delivered message. Ratio: Tributary ÷ that reference (rate: higher is better for Tributary; p99 and CPU: lower is better).');
+    out.push('');
+    out.push('| scenario | server | rate | p50 ms | p99 ms | max ms | CPU s (gw + broker) | CPU µs/msg | lost | Tributary ÷ this: rate · p99 · CPU/msg |');
+    out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
+    for (const s of messaging) for (const t of s.targets) out.push(messagingRow(s, t));
+    out.push('');
+  }
+  if (connections.length > 0) {
+    out.push('## Connection scale (idle MQTT connections)');
+    out.push('');
+    out.push('RSS growth with all connections open, divided by the connections opened; median of the runs. Tributary\'s figure is its own process plus the broker\'s growth.');
+    out.push('');
+    out.push('| scenario | server | connections | conn/s | KiB/conn total | gateway | broker | Tributary ÷ this: conn/s · KiB/conn |');
+    out.push('|---|---|--:|--:|--:|--:|--:|---|');
+    for (const s of connections) for (const t of s.targets) out.push(connectionRow(s, t));
+    out.push('');
+    const caps = connections.flatMap((s) => s.targets.filter((t) => t.summary?.capped).map((t) => `- ${s.name} ${t.label}: ${t.summary!.capped}`));
+    if (caps.length > 0) out.push(...caps, '');
+  }
+  for (const e of report.extra) {
+    out.push(`## ${e.title}`);
+    out.push('');
+    out.push(e.markdown.trim());
+    out.push('');
+  }
+  const problems = [
+    ...broken.map((s) => `- ${s.name}: ${s.error ?? 'no successful run'}`),
+    ...report.scenarios.flatMap((s) =>
+      s.targets.flatMap((t) => [
+        ...(t.skipped ? [`- ${s.name} ${t.label}: skipped (${t.skipped})`] : []),
+        ...t.runs.filter((r) => !r.ok).map((r) => `- ${s.name} ${t.label} run ${r.run + 1}: ${oneLine(r.error)}`),
+      ]),
+    ),
+  ];
+  if (problems.length > 0) {
+    out.push('## Failed or skipped');
+    out.push('');
+    out.push(...problems);
+    out.push('');
+  }
+  out.push('## Scenarios');
+  out.push('');
+  for (const s of report.scenarios) out.push(`- **${s.name}** (${s.unit}): ${s.measures}`);
+  out.push('');
+  return out.join('\n');
+}
+
+function messagingRow(s: ScenarioReport, t: TargetReport): string {
+  const x = t.summary;
+  const name = t.name === 'tributary' ? `**${s.name}**` : s.name;
+  const label = t.name === 'tributary' ? `**${t.label}**` : t.label;
+  if (!x) return `| ${name} | ${label} | ${t.skipped ? 'skipped' : 'failed'} | | | | | | | |`;
+  const lat = x.latency;
+  const cpu = x.cpuGatewaySeconds !== undefined ? `${s2(x.cpuSeconds)} (${s2(x.cpuGatewaySeconds)} + ${s2(x.cpuBrokerSeconds)})` : s2(x.cpuSeconds);
+  const r = t.tributaryRatio;
+  const ratioText = r ? `${times(r.rate)} · ${times(r.p99)} · ${times(r.cpu)}` : '';
+  return `| ${name} | ${label} | ${n0(x.rate)} ${s.unit} | ${ms(lat?.p50)} | ${ms(lat?.p99)} | ${ms(lat?.max)} | ${cpu} | ${n0(x.cpuMicrosPerMessage)} | ${x.lost} | ${ratioText} |`;
+}
+
+function connectionRow(s: ScenarioReport, t: TargetReport): string {
+  const x = t.summary;
+  const name = t.name === 'tributary' ? `**${s.name}**` : s.name;
+  const label = t.name === 'tributary' ? `**${t.label}**` : t.label;
+  if (!x) return `| ${name} | ${label} | ${t.skipped ? 'skipped' : 'failed'} | | | | | |`;
+  const r = t.tributaryRatio;
+  const ratioText = r ? `${times(r.rate)} · ${times(r.bytesPerConnection)}` : '';
+  const conns = `${n0(x.connections)}${x.capped ? ' (capped)' : ''}`;
+  return `| ${name} | ${label} | ${conns} | ${n0(x.rate)} | ${kib(x.bytesPerConnection)} | ${kib(x.gatewayBytesPerConnection)} | ${kib(x.brokerBytesPerConnection)} | ${ratioText} |`;
+}
+
+function oneLine(text: string | undefined): string {
+  return (text ?? 'failed').split('\n')[0]!.slice(0, 300);
+}
