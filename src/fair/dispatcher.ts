@@ -192,7 +192,7 @@ export class Dispatcher {
     s.state = 'subscribing';
     s.wanted = false;
     try {
-      const consumer = await consumeWith(this.opts.session, s.queue, { prefetch: prefetchFor(this.opts.tuning, s.weight) }, (c, d) => this.received(s, c, d));
+      const consumer = await consumeWith(this.opts.session, s.queue, { prefetch: prefetchFor(this.opts.tuning, s.weight, this.sources.size) }, (c, d) => this.received(s, c, d));
       if (this.stopped) {
         await consumer.cancel();
         return;

@@ -1,7 +1,14 @@
 // The dispatcher's knobs that are not configuration: sensible constants, overridable in tests.
 export interface DispatchTuning {
-  /** unacked deliveries per publisher queue (basic.qos); a weight above it raises it to ⌈weight⌉+1 */
+  /**
+   * Unacked deliveries per publisher queue (basic.qos); a weight above it raises it to
+   * ⌈weight⌉+1. It does not delay quiet publishers (the scheduler, not a FIFO, orders what the
+   * dispatcher holds); it bounds one backlogged publisher's rate (about prefetch per round trip
+   * of deliver → confirm → ack) and what is redelivered after a dispatcher dies.
+   */
   prefetchPerPublisher: number;
+  /** deliveries held over all publisher queues: past it, new consumers get a smaller prefetch (≥ 2) */
+  heldBudget: number;
   /** most publishes into the output queue awaiting their confirm */
   outputWindow: number;
   /** after the output queue refused a message (full): first and longest wait before trying again */
@@ -33,8 +40,9 @@ export interface DispatchTuning {
 }
 
 export const DEFAULT_TUNING: DispatchTuning = {
-  prefetchPerPublisher: 4,
-  outputWindow: 8,
+  prefetchPerPublisher: 16,
+  heldBudget: 20_000,
+  outputWindow: 32,
   fullRetryMinMs: 2,
   fullRetryMaxMs: 50,
   errorRetryMs: 500,
@@ -52,6 +60,8 @@ export const DEFAULT_TUNING: DispatchTuning = {
   stopTimeoutMs: 2_000,
 };
 
-export function prefetchFor(tuning: DispatchTuning, weight: number): number {
-  return Math.min(64, Math.max(tuning.prefetchPerPublisher, Math.ceil(weight) + 1));
+/** the prefetch of a new publisher-queue consumer, when `publishers` queues are consumed already */
+export function prefetchFor(tuning: DispatchTuning, weight: number, publishers: number): number {
+  const share = Math.max(2, Math.min(tuning.prefetchPerPublisher, Math.floor(tuning.heldBudget / Math.max(1, publishers))));
+  return Math.min(64, Math.max(share, Math.ceil(weight) + 1));
 }

@@ -1,0 +1,195 @@
+// Fair streams through a real gateway: real MQTT and STOMP clients on a stream with a
+// per-publisher cap (MQTT 5 PUBACK 0x97, MQTT 3.1.1 no PUBACK, STOMP ERROR instead of a
+// RECEIPT), the management API and metrics, and on RabbitMQ a gateway restart and a failover
+// between two gateways with every message counted.
+//
+// The streams here identify MQTT publishers by the x-opt-mqtt-client-id header the MQTT
+// module puts on every publish, so the tests do not depend on how a protocol fills in
+// SessionOwner.publisher.
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AmqpFabric } from '../../src/fabric/amqp/index.js';
+import { fairOutputQueue, publisherQueue, type FairFabric } from '../../src/fair/index.js';
+import { announcedQueue, registryQueue } from '../../src/fair/names.js';
+import { DEFAULT_TUNING } from '../../src/fair/tuning.js';
+import { brokerAvailable, uniqueName } from '../support/broker.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { RawStompClient } from '../unit/stomp/support/raw-client.js';
+import { connectClient } from '../unit/mqtt/support/clients.js';
+import { BrokerRelay, makeFabric } from './fabric-amqp-helpers.js';
+import { eventually, streamConfig, Worker } from './fair-helpers.js';
+
+const MQTT_CLIENT_ID = 'header:x-opt-mqtt-client-id';
+const admin = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function gateway(streams: ReturnType<typeof streamConfig>[], fabric?: 'amqp' | AmqpFabric): Promise<TestGateway> {
+  const gw = await startTestGateway({ fair: { streams }, shutdownTimeoutMs: 2_000 }, fabric === undefined ? {} : { fabric });
+  cleanups.push(() => gw.stop());
+  return gw;
+}
+
+const fairOf = (gw: TestGateway): FairFabric => gw.gateway.ctx.fabric as FairFabric;
+
+/** publish QoS 1 one after another until one is refused; how many got in, and the refusal */
+async function publishUntilRefused(client: mqtt.MqttClient, topic: string, limit: number): Promise<{ accepted: number; code: number | undefined }> {
+  for (let i = 0; i < limit; i++) {
+    try {
+      await client.publishAsync(topic, `m${i}`, { qos: 1 });
+    } catch (err) {
+      return { accepted: i, code: (err as { code?: number }).code };
+    }
+  }
+  return { accepted: limit, code: undefined };
+}
+
+describe('E2E: fair streams through the gateway (embedded fabric)', () => {
+  it('MQTT 5 QoS 1: PUBACK 0x97 (quota exceeded) for the publisher whose queue is full; others unaffected', async () => {
+    const stream = 'cap5';
+    const gw = await gateway([streamConfig(stream, { maxPerPublisher: 3, outputQueueLength: 1, publisherBy: MQTT_CLIENT_ID })]);
+    const flood = await connectClient(gw.ports.mqtt as number, { protocolVersion: 5, clientId: 'flood' });
+    const quiet = await connectClient(gw.ports.mqtt as number, { protocolVersion: 5, clientId: 'quiet' });
+    cleanups.push(() => flood.end(true), () => quiet.end(true));
+
+    const { accepted, code } = await publishUntilRefused(flood.client, `${stream}/flood/x`, 30);
+    expect(code).toBe(0x97);
+    // its queue (3) + what the dispatcher holds (its prefetch) + the output queue (1)
+    expect(accepted).toBeGreaterThanOrEqual(3);
+    expect(accepted).toBeLessThanOrEqual(3 + DEFAULT_TUNING.prefetchPerPublisher + 1);
+    await quiet.client.publishAsync(`${stream}/quiet/x`, 'fine', { qos: 1 });
+    expect(flood.client.connected).toBe(true); // refused, not disconnected
+
+    const status = (await gw.gateway.http.inject({ url: `/api/fair/${stream}`, headers: admin })).json();
+    expect(status).toMatchObject({ stream, role: 'leader', maxPerPublisher: 3, outputQueue: fairOutputQueue(stream) });
+    expect(status.ingress.refused).toBeGreaterThanOrEqual(1);
+    expect(status.publishers).toBe(2);
+    expect(status.backlogTop[0]).toMatchObject({ publisher: 'flood' });
+  });
+
+  it('MQTT 3.1.1 QoS 1: a refused publish is never acknowledged (the connection closes; the client retransmits)', async () => {
+    const stream = 'cap3';
+    const gw = await gateway([streamConfig(stream, { maxPerPublisher: 2, outputQueueLength: 1, publisherBy: MQTT_CLIENT_ID })]);
+    const flood = await connectClient(gw.ports.mqtt as number, { protocolVersion: 4, clientId: 'flood311' });
+    cleanups.push(() => flood.end(true));
+    const acked: number[] = [];
+    const closed = new Promise<void>((resolve) => flood.client.once('close', () => resolve()));
+    for (let i = 0; i < 20 && flood.client.connected; i++) {
+      await Promise.race([flood.client.publishAsync(`${stream}/x`, `m${i}`, { qos: 1 }).then(() => acked.push(i)), closed]);
+    }
+    await closed;
+    const status = fairOf(gw).fairStatus(stream);
+    expect(status?.ingress.refused).toBe(1);
+    // every PUBACK the client got is for a message that is in the fair stream
+    expect(acked.length).toBe(status?.ingress.placed);
+  });
+
+  it('STOMP SEND with a receipt: ERROR (quota exceeded) instead of the RECEIPT once the queue is full', async () => {
+    const stream = 'capstomp';
+    const gw = await gateway([streamConfig(stream, { maxPerPublisher: 2, outputQueueLength: 1 })]);
+    const c = await RawStompClient.connect(gw.ports.stomp as number, { login: 'guest', passcode: 'guest' });
+    cleanups.push(() => c.disconnect());
+    let error: string | undefined;
+    for (let i = 0; i < 20 && error === undefined; i++) {
+      await c.withReceipt('SEND', { destination: `/topic/${stream}.x` }, `m${i}`).catch((err: Error) => {
+        error = err.message;
+      });
+    }
+    expect(error).toMatch(/quota exceeded/i);
+    expect(error).toMatch(/is full \(2 messages\)/);
+  });
+
+  it('/api/fair lists streams, /api/fair/<unknown> is 404, and the Prometheus gauges are there', async () => {
+    const gw = await gateway([streamConfig('apia'), streamConfig('apib', { amqpIntake: true, publisherBy: 'header:x-device' })]);
+    await eventually(() => fairOf(gw).isDispatching('apib'), 5_000, 'dispatchers');
+    const list = (await gw.gateway.http.inject({ url: '/api/fair', headers: admin })).json();
+    expect(list.streams.map((s: { stream: string }) => s.stream)).toEqual(['apia', 'apib']);
+    expect(list.streams[1]).toMatchObject({ publisherBy: 'header:x-device', intake: { sorted: 0, dropped: 0 } });
+    expect((await gw.gateway.http.inject({ url: '/api/fair/nope', headers: admin })).statusCode).toBe(404);
+    expect((await gw.gateway.http.inject({ url: '/api/fair/apia' })).statusCode).toBe(401);
+    const metrics = (await gw.gateway.http.inject('/metrics')).body;
+    expect(metrics).toMatch(/tributary_fair_dispatching\{stream="apia"\} 1/);
+    expect(metrics).toMatch(/tributary_fair_publishers\{stream="apib"\} 0/);
+  });
+});
+
+function removeStreamQueues(stream: string, publishers: string[]): void {
+  cleanups.unshift(async () => {
+    const fabric = makeFabric();
+    await fabric.start();
+    const s = fabric.openSession({ vhost: '/' });
+    for (const q of [fairOutputQueue(stream), announcedQueue(stream), registryQueue(stream), ...publishers.map((p) => publisherQueue(stream, p))]) {
+      await s.deleteQueue(q).catch(() => undefined);
+    }
+    await s.close();
+    await fabric.close();
+  });
+}
+
+/** QoS 1, at most 16 unacknowledged at a time (the gateway's Receive Maximum is 32: mqtt.js does not enforce it) */
+async function mqttPublishAll(port: number, clientId: string, stream: string, count: number): Promise<void> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId, protocolVersion: 5, reconnectPeriod: 0 });
+  for (let i = 0; i < count; i += 16) {
+    const batch = Array.from({ length: Math.min(16, count - i) }, (_, j) => client.publishAsync(`${stream}/${clientId}`, `${clientId}:${i + j}`, { qos: 1 }));
+    await Promise.all(batch);
+  }
+  await client.endAsync();
+}
+
+describe.runIf(brokerAvailable)('[rabbitmq] fair streams through gateways', () => {
+  it('gateway restart: MQTT QoS 1 messages wait in their publisher queues; the next gateway delivers every one', async () => {
+    const stream = uniqueName('gwrs');
+    const publishers = ['dev-a', 'dev-b'];
+    removeStreamQueues(stream, publishers);
+    const streams = [streamConfig(stream, { outputQueueLength: 10, publisherBy: MQTT_CLIENT_ID })];
+    const first = await gateway(streams, 'amqp');
+    await eventually(() => fairOf(first).isDispatching(stream), 10_000, 'the first gateway to dispatch');
+    await Promise.all(publishers.map((p) => mqttPublishAll(first.ports.mqtt as number, p, stream, 200)));
+    await eventually(() => fairOf(first).fairStatus(stream)?.publishers === 2, 10_000, 'both publishers known');
+    await first.stop();
+
+    const second = await gateway(streams, 'amqp');
+    await eventually(() => fairOf(second).isDispatching(stream), 10_000, 'the second gateway to dispatch');
+    const witness = makeFabric();
+    cleanups.push(() => witness.close());
+    await witness.start();
+    const worker = await new Worker(witness.openSession({ vhost: '/' }), stream).start(20);
+    await worker.waitUntil(() => new Set(worker.bodies()).size === 400, 30_000, () => `400 distinct (have ${new Set(worker.bodies()).size})`);
+    for (const p of publishers) {
+      const mine = worker.bodies().filter((b) => b.startsWith(`${p}:`));
+      expect(new Set(mine).size).toBe(200);
+    }
+    await worker.stop();
+  });
+
+  it('failover between two gateways: the leading gateway loses its broker connections; 0 lost', async () => {
+    const stream = uniqueName('gwfo');
+    const publishers = ['d1', 'd2', 'd3'];
+    removeStreamQueues(stream, publishers);
+    const streams = [streamConfig(stream, { outputQueueLength: 20, publisherBy: MQTT_CLIENT_ID })];
+    const relay = new BrokerRelay();
+    await relay.up();
+    cleanups.push(() => relay.down());
+    const leader = await gateway(streams, makeFabric({ url: relay.url, backoff: { initialMs: 5_000, maxMs: 5_000, factor: 1, jitter: 0 } }));
+    await eventually(() => fairOf(leader).isDispatching(stream), 10_000, 'gateway A to dispatch');
+    const standby = await gateway(streams, 'amqp');
+    await Promise.all(publishers.map((p) => mqttPublishAll(standby.ports.mqtt as number, p, stream, 200)));
+
+    const witness = makeFabric();
+    cleanups.push(() => witness.close());
+    await witness.start();
+    const worker = await new Worker(witness.openSession({ vhost: '/' }), stream).start(10);
+    await worker.waitFor(150);
+    const cutAt = Date.now();
+    await relay.down();
+    await eventually(() => fairOf(standby).isDispatching(stream), 15_000, 'gateway B to take over');
+    const takeoverMs = Date.now() - cutAt;
+    await worker.waitUntil(() => new Set(worker.bodies()).size === 600, 30_000, () => `600 distinct (have ${new Set(worker.bodies()).size})`);
+    console.log(`[fair gateway failover] takeover ${takeoverMs} ms, 600 delivered, duplicates ${worker.got.length - 600}`);
+    expect(takeoverMs).toBeLessThan(5_000);
+    await worker.stop();
+  });
+});
