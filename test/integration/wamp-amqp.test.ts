@@ -4,6 +4,7 @@ import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'a
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { amqpUrl, brokerAvailable } from '../support/broker.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { BrokerRelay, waitUntil } from './fabric-amqp-helpers.js';
 import { EventInbox, RawWamp, openSession, uniqueTopic, type AbSession, type Opened } from './wamp-support.js';
 
 type CallError = { error: string; args: unknown[]; kwargs: Record<string, unknown> };
@@ -193,4 +194,45 @@ describe.runIf(brokerAvailable)('[rabbitmq] E2E: wamp ⇄ AMQP', () => {
     expect(JSON.parse(m.content.toString())).toEqual({ temp: 22 });
     expect(typeof m.properties.headers?.['x-wamp-publication']).toBe('number');
   });
+});
+
+describe.runIf(brokerAvailable)('[rabbitmq] E2E: wamp across a broker outage', () => {
+  let relay: BrokerRelay;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    relay = new BrokerRelay();
+    await relay.up();
+    gw = await startTestGateway({ amqpUrl: relay.url });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await relay?.down();
+  });
+
+  it('subscriptions and registrations work again after the gateway reconnects', async () => {
+    const topic = uniqueTopic('outage');
+    const proc = uniqueTopic('outage.proc');
+    const sub = await openSession(gw.wsUrl('/ws'));
+    const callee = await openSession(gw.wsUrl('/ws'));
+    const pub = await openSession(gw.wsUrl('/ws'));
+    const inbox = new EventInbox();
+    await sub.session.subscribe(topic, inbox.handler);
+    await callee.session.register(proc, () => 'still here');
+    await pub.session.publish(topic, ['before'], {}, { acknowledge: true });
+    expect((await inbox.next()).args).toEqual(['before']);
+
+    await relay.down();
+    await waitUntil(async () => (await fetch(gw.url('/readyz'))).status === 503, 10_000, 'the gateway to notice');
+    await relay.up();
+    await waitUntil(async () => (await fetch(gw.url('/readyz'))).status === 200, 30_000, 'the gateway to reconnect');
+
+    // the same WAMP sessions, untouched: their queues, bindings and consumers were restored
+    await waitUntil(async () => {
+      const ok = await pub.session.publish(topic, ['after'], {}, { acknowledge: true })!.then(() => true, () => false);
+      return ok && inbox.pending > 0;
+    }, 15_000, 'an event after the outage');
+    expect((await inbox.next()).args).toEqual(['after']);
+    expect(await pub.session.call(proc, [], {}, { timeout: 5000 })).toBe('still here');
+    await Promise.all([sub.close(), callee.close(), pub.close()]);
+  }, 60_000);
 });
