@@ -186,3 +186,17 @@ describe('E2E: wamp realms and authentication', () => {
     await o.close();
   });
 });
+
+describe('E2E: wamp graceful shutdown', () => {
+  it('a stopping gateway says GOODBYE wamp.close.system_shutdown and waits for the reply', async () => {
+    const gw = await startTestGateway();
+    const raw = await RawWamp.connect(gw.wsUrl('/ws'));
+    await raw.hello();
+    const stopped = gw.stop('maintenance');
+    const goodbye = await raw.next();
+    expect(goodbye).toEqual([6, { message: 'maintenance' }, 'wamp.close.system_shutdown']);
+    raw.send([6, {}, 'wamp.close.goodbye_and_out']);
+    await raw.closed;
+    await stopped;
+  });
+});
