@@ -7,6 +7,7 @@
 import { ErrorCode, GatewayError } from '../../errors.js';
 import type { ClientLink, ConnectionDescription, ProtocolConnection } from '../../transport/types.js';
 import type { GatewayContext } from '../types.js';
+import { CoalescingWriter } from '../shared/coalescing-writer.js';
 import { startDeadline, type Deadline } from '../shared/deadline.js';
 import { Heartbeat } from '../shared/heartbeat.js';
 import { ReaderThrottle } from '../shared/reader-throttle.js';
@@ -27,6 +28,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
   private readonly throttle: ReaderThrottle;
   private readonly queue: SerialQueue<QueuedEvent>;
   private readonly deadline: Deadline;
+  private readonly writer: CoalescingWriter;
   private heartbeat: Heartbeat | undefined;
 
   constructor(
@@ -37,6 +39,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
     const { maxFrameBytes, maxHeaders, maxHeaderBytes } = ctx.config.stomp;
     this.parser = new StompParser({ maxFrameBytes, maxHeaders, maxHeaderBytes });
     this.throttle = new ReaderThrottle(link);
+    this.writer = new CoalescingWriter(link);
     this.session = new StompSession(ctx, link, shared, this, this.throttle);
     this.queue = new SerialQueue<QueuedEvent>({
       handle: (event) => (event.kind === 'frame' ? this.session.handle(event.frame) : Promise.resolve(this.session.fail(event.error))),
@@ -67,11 +70,11 @@ export class StompConnection implements ProtocolConnection, SessionWire {
 
   send(frame: OutgoingFrame): boolean {
     this.heartbeat?.noteWrite();
-    return this.link.send(serializeFrame(frame, this.session.version));
+    return this.writer.write(serializeFrame(frame, this.session.version));
   }
 
   afterDrain(fn: () => void): void {
-    this.link.onDrain(fn);
+    this.writer.afterDrain(fn);
   }
 
   connected(version: StompVersion, plan: HeartbeatPlan): void {
@@ -80,7 +83,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
       this.heartbeat = new Heartbeat({
         sendEveryMs: plan.sendEveryMs,
         expectEveryMs: plan.expectEveryMs,
-        sendBeat: () => this.link.send(HEARTBEAT),
+        sendBeat: () => this.writer.write(HEARTBEAT),
         onTimeout: (silentMs) => {
           this.session.log.info({ silentMs, expectedEveryMs: plan.expectEveryMs }, 'client missed its heart-beats; closing');
           this.ctx.metrics.errors.inc({ protocol: 'stomp', code: ErrorCode.PROTOCOL });
@@ -94,7 +97,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
 
   end(): void {
     this.queue.stop();
-    this.link.end();
+    this.writer.end();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -108,7 +111,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
   }
 
   async shutdown(reason: string): Promise<void> {
-    if (!this.session.open) return this.link.end();
+    if (!this.session.open) return this.writer.end();
     await this.session.live?.publisher.settled();
     this.session.fail(new GatewayError(ErrorCode.SHUTTING_DOWN, 'server shutting down', { detail: reason, fatal: true }));
   }

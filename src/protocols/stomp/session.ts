@@ -89,6 +89,8 @@ export class StompSession implements SubscriptionHost {
   /** receipts go out in frame order, each after every publish before it has settled */
   private receipts: Promise<void> = Promise.resolve();
   readonly connectedAt = new Date();
+  /** per-message counters, bound to their labels once */
+  private readonly counters: { delivered: { inc(): void }; skipped: { inc(): void } };
 
   constructor(
     readonly ctx: GatewayContext,
@@ -98,6 +100,10 @@ export class StompSession implements SubscriptionHost {
     readonly throttle: ReaderThrottle,
   ) {
     this.log = ctx.log.child({ conn: link.id, proto: 'stomp' });
+    this.counters = {
+      delivered: ctx.metrics.messagesDelivered.labels({ protocol: 'stomp' }),
+      skipped: ctx.metrics.messagesDropped.labels({ protocol: 'stomp', reason: 'selector' }),
+    };
     this.transactions = new Transactions({ maxOpen: 16, maxActions: 10_000, maxBytes: ctx.config.limits.maxPendingBytesPerConnection });
   }
 
@@ -196,12 +202,12 @@ export class StompSession implements SubscriptionHost {
     this.ackIndex.delete(ackId);
   }
 
-  skipped(reason: 'selector'): void {
-    this.ctx.metrics.messagesDropped.inc({ protocol: 'stomp', reason });
+  skipped(): void {
+    this.counters.skipped.inc();
   }
 
   delivered(): void {
-    this.ctx.metrics.messagesDelivered.inc({ protocol: 'stomp' });
+    this.counters.delivered.inc();
   }
 
   // ---- the end --------------------------------------------------------------------------------

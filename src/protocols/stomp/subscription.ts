@@ -31,7 +31,7 @@ export interface SubscriptionHost {
   track(ackId: string, sub: Subscription): void;
   untrack(ackId: string): void;
   /** a message was skipped by the subscription's selector */
-  skipped(reason: 'selector'): void;
+  skipped(): void;
   delivered(): void;
 }
 
@@ -153,7 +153,7 @@ export class Subscription implements DispatchMember {
     // a topic subscription's queue is its own: what the selector refuses is acked and skipped
     if (!this.matches(delivery)) {
       settler.ack();
-      this.host.skipped('selector');
+      this.host.skipped();
       return;
     }
     this.deliver(delivery, settler, false);
