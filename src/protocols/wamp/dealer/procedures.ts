@@ -9,20 +9,19 @@
 // non-exclusively, and the broker spreads requests over processes ("first"/"last" ask
 // for it with consumer priorities, earliest or latest registration winning).
 
-import { randomInt } from 'node:crypto';
 import type { Logger } from '../../../log.js';
 import { ErrorCode, isGatewayError } from '../../../errors.js';
 import type { Consumer, Delivery, FabricSession } from '../../../fabric/types.js';
-import { headerFlag, headerNumber, headerString } from '../amqp-headers.js';
+import { headerNumber } from '../amqp-headers.js';
 import { WampError, WampRequestError } from '../errors.js';
 import { randomId } from '../ids.js';
-import { out, type Dict } from '../messages.js';
+import { out } from '../messages.js';
 import { decodePayload } from '../payload.js';
 import type { WampPeer } from '../peer.js';
+import { InvocationTable, invocationDetails, type Invocation as GenericInvocation } from './invocations.js';
+import { consumerPriority, pickIndex, type InvokePolicy } from './invoke-policy.js';
 import { RpcHeader, type CancelMode } from './rpc-headers.js';
 
-export type InvokePolicy = 'single' | 'roundrobin' | 'random' | 'first' | 'last';
-export const INVOKE_POLICIES: readonly InvokePolicy[] = ['single', 'roundrobin', 'random', 'first', 'last'];
 
 interface Procedure {
   readonly id: number;
@@ -37,15 +36,7 @@ interface Procedure {
   declared: boolean;
 }
 
-export interface Invocation {
-  readonly requestId: number;
-  readonly callee: WampPeer;
-  readonly procedure: Procedure;
-  readonly delivery: Delivery;
-  readonly replyTo: string | undefined;
-  readonly correlationId: string | undefined;
-  timer: NodeJS.Timeout | null;
-}
+export type Invocation = GenericInvocation<Procedure>;
 
 export interface ProceduresOptions {
   fabric: FabricSession;
@@ -59,14 +50,11 @@ export interface ProceduresOptions {
 /** a procedure queue nobody consumes is deleted by the broker after this long */
 export const PROCEDURE_QUEUE_EXPIRES_MS = 10_000;
 
-// seconds since 2024-01-01: consumer priorities that order registrations in time
-const EPOCH_SECONDS = 1_704_067_200;
 
 export class Procedures {
   private readonly byUri = new Map<string, Procedure>();
   private readonly byId = new Map<number, Procedure>();
-  private readonly invocations = new Map<WampPeer, Map<number, Invocation>>();
-  private readonly byCorrelation = new Map<string, Invocation>();
+  private readonly invocations = new InvocationTable<Procedure>();
   /** procedures whose consumer and queue are being torn down */
   private readonly stopping = new Map<string, Promise<void>>();
 
@@ -120,39 +108,33 @@ export class Procedures {
 
   /** the peer left: its in-flight invocations fail for their callers, its registrations go */
   async removePeer(peer: WampPeer): Promise<void> {
-    for (const inv of [...(this.invocations.get(peer)?.values() ?? [])]) {
+    for (const inv of this.invocations.ofCallee(peer)) {
       this.opts.replyError(inv, WampError.CANCELED, 'callee left');
       this.finish(inv);
     }
-    this.invocations.delete(peer);
     const mine = [...this.byId.values()].filter((p) => p.callees.includes(peer));
     await Promise.all(mine.map((p) => this.unregister(peer, p.id)));
   }
 
   /** the invocation a YIELD or ERROR answers; undefined when unknown (already answered, interrupted) */
   find(callee: WampPeer, requestId: number): Invocation | undefined {
-    return this.invocations.get(callee)?.get(requestId);
+    return this.invocations.find(callee, requestId);
   }
 
   /** the request is answered: ack it and forget it */
   finish(inv: Invocation): void {
-    const mine = this.invocations.get(inv.callee);
-    if (mine?.get(inv.requestId) !== inv) return;
-    mine.delete(inv.requestId);
-    if (inv.correlationId !== undefined && this.byCorrelation.get(inv.correlationId) === inv) this.byCorrelation.delete(inv.correlationId);
-    if (inv.timer !== null) clearTimeout(inv.timer);
-    inv.procedure.consumer?.ack(inv.delivery);
+    if (this.invocations.remove(inv)) inv.procedure.consumer?.ack(inv.delivery);
   }
 
   /** a caller (in any process) canceled: INTERRUPT the callee if it can take one */
   onCancelNotice(correlationId: string, mode: CancelMode): void {
-    const inv = this.byCorrelation.get(correlationId);
+    const inv = this.invocations.byCorrelationId(correlationId);
     if (inv === undefined || mode === 'skip') return;
     this.interrupt(inv, mode);
   }
 
   async close(): Promise<void> {
-    for (const peer of [...this.invocations.keys()]) await this.removePeer(peer);
+    for (const peer of this.invocations.callees()) await this.removePeer(peer);
     await Promise.all([...this.byId.values()].map((p) => this.stop(p)));
   }
 
@@ -219,12 +201,9 @@ export class Procedures {
 
   private async tearDown(proc: Procedure): Promise<void> {
     // answered requests must be acked before the consumer goes (an ack after cancel is invalid)
-    for (const mine of this.invocations.values()) {
-      for (const inv of [...mine.values()]) {
-        if (inv.procedure !== proc) continue;
-        this.opts.replyError(inv, WampError.CANCELED, 'procedure unregistered');
-        this.finish(inv);
-      }
+    for (const inv of this.invocations.ofProcedure(proc)) {
+      this.opts.replyError(inv, WampError.CANCELED, 'procedure unregistered');
+      this.finish(inv);
     }
     const consumer = proc.consumer;
     proc.consumer = null;
@@ -249,10 +228,7 @@ export class Procedures {
       correlationId: d.properties.correlationId,
       timer: null,
     };
-    const mine = this.invocations.get(callee) ?? new Map<number, Invocation>();
-    mine.set(inv.requestId, inv);
-    this.invocations.set(callee, mine);
-    if (inv.correlationId !== undefined) this.byCorrelation.set(inv.correlationId, inv);
+    this.invocations.add(inv);
     const timeout = headerNumber(headers, RpcHeader.TIMEOUT);
     if (timeout !== undefined && timeout > 0) inv.timer = setTimeout(() => this.interrupt(inv, 'killnowait'), timeout);
     callee.send(out.invocation(inv.requestId, proc.id, invocationDetails(callee, d, timeout), decodePayload(d.body, d.properties.contentType)));
@@ -260,40 +236,7 @@ export class Procedures {
 
   private pick(proc: Procedure): WampPeer | undefined {
     const live = proc.callees.filter((c) => c.open);
-    if (live.length === 0) return undefined;
-    switch (proc.policy) {
-      case 'single':
-      case 'first':
-        return live[0];
-      case 'last':
-        return live[live.length - 1];
-      case 'random':
-        return live[randomInt(live.length)];
-      case 'roundrobin':
-        return live[proc.cursor++ % live.length];
-    }
+    const at = pickIndex(proc.policy, live.length, proc.cursor++);
+    return at === undefined ? undefined : live[at];
   }
-}
-
-function invocationDetails(callee: WampPeer, d: Delivery, timeout: number | undefined): Dict {
-  const headers = d.properties.headers;
-  const details: Dict = {};
-  if (headerFlag(headers, RpcHeader.RECEIVE_PROGRESS) && callee.supports('callee', 'progressive_call_results')) details.receive_progress = true;
-  if (timeout !== undefined && timeout > 0) details.timeout = timeout;
-  const caller = headerNumber(headers, RpcHeader.CALLER);
-  if (caller !== undefined) {
-    details.caller = caller;
-    const authid = headerString(headers, RpcHeader.CALLER_AUTHID);
-    const authrole = headerString(headers, RpcHeader.CALLER_AUTHROLE);
-    if (authid !== undefined) details.caller_authid = authid;
-    if (authrole !== undefined) details.caller_authrole = authrole;
-  }
-  return details;
-}
-
-function consumerPriority(policy: InvokePolicy): number | undefined {
-  const age = Math.floor(Date.now() / 1000) - EPOCH_SECONDS;
-  if (policy === 'first') return -age;
-  if (policy === 'last') return age;
-  return undefined;
 }

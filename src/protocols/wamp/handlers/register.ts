@@ -2,7 +2,7 @@
 // The procedure is the AMQP queue of the same name (dealer/procedures.ts).
 
 import { ErrorCode, GatewayError } from '../../../errors.js';
-import { INVOKE_POLICIES, type InvokePolicy } from '../dealer/procedures.js';
+import { INVOKE_POLICIES, type InvokePolicy } from '../dealer/invoke-policy.js';
 import { WampError, WampRequestError } from '../errors.js';
 import { out, type InboundOf } from '../messages.js';
 import type { WampSession } from '../session.js';
