@@ -8,6 +8,7 @@
 //   /temp-queue/<t>          a per-connection server-named queue (reply-to; ActiveMQ also subscribes)
 //   /temp-topic/<t>          ActiveMQ: a per-connection topic (a key private to the connection)
 //   /reply-queue/<q>         how responders address a requester's temp queue (the rest is the name)
+//   /fair/<stream>           SUBSCRIBE only: the output of a per-publisher fair stream (src/fair)
 //   <name>                   no leading '/': the queue <name> (as RabbitMQ)
 //
 // In names, %2F stands for '/' and %25 for '%' (formatDestination writes them so).
@@ -21,7 +22,8 @@ export type Destination =
   | { readonly kind: 'amqqueue'; readonly name: string }
   | { readonly kind: 'temp-queue'; readonly name: string }
   | { readonly kind: 'temp-topic'; readonly name: string }
-  | { readonly kind: 'reply-queue'; readonly name: string };
+  | { readonly kind: 'reply-queue'; readonly name: string }
+  | { readonly kind: 'fair'; readonly stream: string };
 
 export type DestinationKind = Destination['kind'];
 
@@ -50,13 +52,15 @@ export function parseDestination(text: string | undefined): Destination {
       return { kind: 'temp-queue', name: checked(one(text, rest), text) };
     case 'temp-topic':
       return { kind: 'temp-topic', name: checked(one(text, rest), text) };
+    case 'fair':
+      return { kind: 'fair', stream: checked(one(text, rest), text) };
     case 'reply-queue': {
       const name = text.slice('/reply-queue/'.length);
       if (rest.length === 0 || name === '') throw invalid(text, 'a reply queue needs a name');
       return { kind: 'reply-queue', name: checked(name, text) };
     }
   }
-  throw invalid(text, 'destinations start with /topic/, /queue/, /exchange/, /amq/queue/, /temp-queue/, /temp-topic/ or /reply-queue/');
+  throw invalid(text, 'destinations start with /topic/, /queue/, /exchange/, /amq/queue/, /temp-queue/, /temp-topic/, /reply-queue/ or /fair/');
 }
 
 /** The destination a MESSAGE frame carries for a delivery (RabbitMQ's reconstruction). */

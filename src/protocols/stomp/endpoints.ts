@@ -7,6 +7,7 @@
 import type { Permission, ResourceKind } from '../../auth/types.js';
 import { ErrorCode, GatewayError, isGatewayError } from '../../errors.js';
 import type { FabricSession, QueueArguments } from '../../fabric/types.js';
+import { fairOutputQueue } from '../../fair/names.js';
 import type { AuthorizationCache } from '../shared/authorization-cache.js';
 import { declareTopicQueue, durableQueueName } from '../shared/topic-subscription.js';
 import { TOPIC_EXCHANGE, type Destination } from './destination.js';
@@ -73,6 +74,8 @@ export class Endpoints {
         return { exchange: '', routingKey: await this.c.temp.queue(dest.name) };
       case 'temp-topic':
         return { exchange: TOPIC_EXCHANGE, routingKey: this.c.temp.topicKey(dest.name) };
+      case 'fair':
+        throw new GatewayError(ErrorCode.INVALID_DESTINATION, `invalid destination ${text}`, { detail: 'a fair stream is consumed here; publish to the topics the stream covers', fatal: true });
     }
   }
 
@@ -99,8 +102,14 @@ export class Endpoints {
         const queue = await declareTopicQueue(this.c.fabric, { exchange: TOPIC_EXCHANGE, routingKey: this.c.temp.topicKey(dest.name), prefix: SUBSCRIPTION_QUEUE_PREFIX });
         return { queue, ownsQueue: true, durable: false, shared: false, destinationOverride: text };
       }
+      case 'fair': {
+        const queue = fairOutputQueue(dest.stream);
+        await this.allow('queue', queue, 'read', text);
+        await this.checkQueue(queue, text);
+        return { queue, ownsQueue: false, durable: true, shared: false };
+      }
       case 'reply-queue':
-        throw new GatewayError(ErrorCode.INVALID_DESTINATION, `invalid destination ${text}`, { detail: 'reply queues can be sent to, not subscribed to; subscribe to your /temp-queue/ instead' });
+        throw new GatewayError(ErrorCode.INVALID_DESTINATION, `invalid destination ${text}`, { detail: 'reply queues can be sent to, not subscribed to; subscribe to your /temp-queue/ instead', fatal: true });
     }
   }
 

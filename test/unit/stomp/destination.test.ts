@@ -28,6 +28,7 @@ const valid: Array<[string, Destination]> = [
   ['/reply-queue/amq.gen-abc', { kind: 'reply-queue', name: 'amq.gen-abc' }],
   ['/reply-queue/with/slash', { kind: 'reply-queue', name: 'with/slash' }],
   ['/queue/ünïcödé', { kind: 'queue', name: 'ünïcödé' }],
+  ['/fair/telemetry', { kind: 'fair', stream: 'telemetry' }],
 ];
 
 const invalid: Array<[string | undefined, string, RegExp?]> = [
@@ -52,6 +53,8 @@ const invalid: Array<[string | undefined, string, RegExp?]> = [
   ['/temp-queue/a/b', ErrorCode.INVALID_DESTINATION],
   ['/temp-topic/', ErrorCode.INVALID_DESTINATION],
   ['/reply-queue/', ErrorCode.INVALID_DESTINATION],
+  ['/fair/', ErrorCode.INVALID_DESTINATION],
+  ['/fair/a/b', ErrorCode.INVALID_DESTINATION],
   ['/reply-queue', ErrorCode.INVALID_DESTINATION],
   [`/queue/${'q'.repeat(256)}`, ErrorCode.INVALID_DESTINATION, /255 bytes/],
   [`/topic/${'é'.repeat(128)}`, ErrorCode.INVALID_DESTINATION, /255 bytes/],
