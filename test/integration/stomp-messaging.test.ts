@@ -83,6 +83,35 @@ for (const [label, fabric, enabled] of FABRICS) {
         expect((await c.messages(2)).map((m) => m.body.toString())).toEqual(['2', '3']);
       });
 
+      it('/queue/ declared again with other arguments is an ERROR (RabbitMQ 406), then close', async () => {
+        const q = cleanup.queue(name('args'));
+        const c = await connect();
+        await c.withReceipt('SEND', { destination: `/queue/${q}`, 'x-max-length': '1' }, 'x');
+        const other = await connect();
+        other.send('SUBSCRIBE', { id: 's', destination: `/queue/${q}`, 'x-max-length': '2' });
+        const f = await other.next();
+        expect(f.command).toBe('ERROR');
+        expect(f.headers['message']).toMatch(/precondition failed|inequivalent/i);
+        await other.closed;
+      });
+
+      it('x-queue-name names a topic subscription\'s queue', async () => {
+        const key = name('named');
+        const q = cleanup.queue(name('stomp-named'));
+        const c = await connect();
+        await c.withReceipt('SUBSCRIBE', { id: 's', destination: `/topic/${key}`, 'x-queue-name': q });
+        await c.withReceipt('SEND', { destination: `/topic/${key}` }, 'into the named queue');
+        const [m] = await c.messages(1);
+        expect(m!.body.toString()).toBe('into the named queue');
+        // the queue is there by that name, exclusive to the subscriber's connection
+        const peek = await connect();
+        peek.send('SUBSCRIBE', { id: 'p', destination: `/amq/queue/${q}` });
+        const f = await peek.next();
+        expect(f.command).toBe('ERROR');
+        expect(`${f.headers['message']} ${f.body.toString()}`).toMatch(/exclusive/);
+        await peek.closed;
+      });
+
       it('/exchange/<x>/<key>: binds and publishes on that exchange; an unknown exchange is an ERROR', async () => {
         const key = name('dx');
         const c = await connect();

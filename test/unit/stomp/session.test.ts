@@ -226,6 +226,20 @@ describe('SESSION: STOMP errors and limits', () => {
   });
 });
 
+describe('SESSION: STOMP graceful stop', () => {
+  it('a stopping gateway tells its clients with an ERROR, after their receipts', async () => {
+    const g = await startTestGateway({ stomp: { heartbeatMs: 0 } }, { protocols: [createStompProtocol] });
+    const c = await RawStompClient.connect(g.ports.stomp!);
+    await c.withReceipt('SUBSCRIBE', { id: '1', destination: '/topic/bye' });
+    const stopped = g.stop('maintenance');
+    const f = await c.next();
+    expect(f).toMatchObject({ command: 'ERROR', headers: { message: 'server shutting down' } });
+    expect(f.body.toString()).toMatch(/maintenance/);
+    await c.closed;
+    await stopped;
+  });
+});
+
 describe('SESSION: STOMP heart-beats', () => {
   let hb: TestGateway;
   beforeAll(async () => {
