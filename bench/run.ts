@@ -20,6 +20,10 @@ import { messagingScenarios } from './scenarios/messaging.js';
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 const RESULTS_DIR = `${BENCH_DIR}results/`;
 const FAIRNESS_SCRIPT = `${BENCH_DIR}fairness.ts`;
+/** `all` must finish within 15 minutes on the development machine */
+const ALL_BUDGET_SECONDS = 14 * 60;
+/** how long bench/fairness.ts takes without --quick (measured: about 3 minutes) */
+const FAIRNESS_FULL_SECONDS = 200;
 
 const scenarios: Scenario[] = [...messagingScenarios, connectionScenario(1_000), connectionScenario(5_000), connectionScenario(10_000, false)];
 
@@ -29,6 +33,7 @@ interface Cli {
   scale: number;
   only?: TargetName[];
   latest: boolean;
+  cpuProf?: boolean;
   rest: string[];
 }
 
@@ -46,6 +51,7 @@ function parseArgs(argv: string[]): Cli {
     else if (a === '--scale') cli.scale = Number(value());
     else if (a === '--targets') cli.only = value().split(',') as TargetName[];
     else if (a === '--latest') cli.latest = true;
+    else if (a === '--cpu-prof') cli.cpuProf = true;
     else if (a === '-h' || a === '--help') cli.names.push('help');
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else cli.names.push(a);
@@ -56,14 +62,15 @@ function parseArgs(argv: string[]): Cli {
 function usage(): string {
   const lines = scenarios.map((s) => `  ${s.name.padEnd(26)} ${s.title}${s.inAll === false ? ' (not in all)' : ''}`);
   return [
-    'usage: npm run bench -- <scenario…>|all|list [--runs N] [--scale X] [--targets tributary,rabbitmq,mosquitto,amqp] [--latest]',
+    'usage: npm run bench -- <scenario…>|all|list [--runs N] [--scale X] [--targets tributary,rabbitmq,mosquitto,amqp] [--latest] [--cpu-prof]',
     '       npm run bench -- fairness [its own arguments]',
     '',
     'scenarios:',
     ...lines,
     `  ${'fairness'.padEnd(26)} per-publisher fair queues (bench/fairness.ts)`,
     '',
-    '--scale multiplies message counts (0.1 for a quick try); --latest also writes results/latest.md.',
+    '--scale multiplies message counts and phase durations (0.1 for a quick try); --latest also writes',
+    'results/latest.md; --cpu-prof starts Tributary with node --cpu-prof (profiles in results/profiles/).',
   ].join('\n');
 }
 
@@ -92,6 +99,7 @@ async function main(): Promise<number> {
     log,
     ...(cli.runs !== undefined ? { runs: cli.runs } : {}),
     ...(cli.only ? { only: cli.only } : {}),
+    ...(cli.cpuProf ? { tributaryNodeArgs: ['--cpu-prof', '--cpu-prof-dir', `${RESULTS_DIR}profiles`] } : {}),
   };
   const report: BenchReport = {
     date: new Date().toISOString(),
@@ -115,9 +123,13 @@ async function main(): Promise<number> {
     log(`== ${s.name} done in ${r.seconds.toFixed(0)} s (${((performance.now() - t0) / 1000).toFixed(0)} s so far)`);
   }
   if (withFairness) {
-    log('== fairness');
-    const f = await runFairness([], 'capture');
-    report.extra.push({ name: 'fairness', title: 'Fairness (per-publisher fair queues)', markdown: f.markdown, ...(f.data !== undefined ? { data: f.data } : {}) });
+    // the full fairness run takes a few minutes; `all` must stay within 15 minutes
+    const elapsed = (performance.now() - t0) / 1000;
+    const quick = cli.rest.includes('--quick') || elapsed + FAIRNESS_FULL_SECONDS > ALL_BUDGET_SECONDS;
+    log(`== fairness${quick ? ' (--quick: the full run would not fit in the time budget)' : ''}`);
+    const f = await runFairness(quick ? ['--quick'] : [], 'capture');
+    const title = `Fairness (per-publisher fair queues${quick ? ', bench/fairness.ts --quick' : ''})`;
+    report.extra.push({ name: 'fairness', title, markdown: f.markdown, ...(f.data !== undefined ? { data: f.data } : {}) });
   }
   report.seconds = (performance.now() - t0) / 1000;
   report.loadavgEnd = machineInfo().loadavg;
@@ -182,9 +194,14 @@ async function runFairness(args: string[], stdio: 'inherit' | 'capture'): Promis
       clearTimeout(timer);
       if (stdio === 'inherit') return resolve({ code: code ?? 1, markdown: '' });
       const data = lastJson(out);
-      const body = out.trim() === '' ? err.trim() : out.trim();
-      const tail = body.split('\n').slice(-40).join('\n');
-      const markdown = code === 0 ? `\`\`\`\n${tail}\n\`\`\`` : `bench/fairness.ts exited with ${code}:\n\n\`\`\`\n${tail}\n\`\`\``;
+      // its report: everything but the progress lines and the closing JSON line
+      const report = out
+        .split('\n')
+        .filter((l) => !l.startsWith('[fairness') && !l.startsWith('{'))
+        .join('\n')
+        .trim();
+      const tail = `${out}\n${err}`.trim().split('\n').slice(-30).join('\n');
+      const markdown = code === 0 && report !== '' ? report : `bench/fairness.ts exited with ${code}:\n\n\`\`\`\n${tail}\n\`\`\``;
       resolve({ code: code ?? 1, markdown, ...(data !== undefined ? { data } : {}) });
     });
   });

@@ -21,11 +21,14 @@ export interface FlowOptions {
   payloadBytes: number;
   window: number;
   messages: number;
+  /** the throughput phase stops sending after this long, even if `messages` are not all sent */
+  throughputMs: number;
   latency: { rate: number; messages: number };
   /** a phase ends this long after the last delivery once everything is sent */
   stallMs: number;
   /** hard bound for one phase */
   phaseTimeoutMs: number;
+  /** messages sent (within at most 1 s) before the measured phases, to warm JIT and caches */
   warmup?: number;
 }
 
@@ -93,10 +96,12 @@ class Phase {
   firstSend = 0;
   lastDelivery = 0;
   finished = false;
+  /** performance.now() after which a throughput phase sends no more */
+  deadline = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly id: number,
-    readonly total: number,
+    public total: number,
     streams: number,
     receivers: number,
   ) {
@@ -160,8 +165,8 @@ export class Flow {
   }
 
   async run(): Promise<FlowResult> {
-    if (this.opts.warmup && this.opts.warmup > 0) await this.throughputPhase(this.opts.warmup);
-    const throughput = await this.throughputPhase(this.opts.messages);
+    if (this.opts.warmup && this.opts.warmup > 0) await this.throughputPhase(this.opts.warmup, 1_000);
+    const throughput = await this.throughputPhase(this.opts.messages, this.opts.throughputMs);
     const latency = await this.latencyPhase();
     return { throughput, latency: { ...latency, targetRate: this.opts.latency.rate } };
   }
@@ -188,15 +193,20 @@ export class Flow {
     const phase = this.phase;
     if (!phase || phase.finished) return;
     if (this.latencyMode) return;
+    if (performance.now() > phase.deadline) {
+      phase.total = phase.sent;
+      return;
+    }
     const window = this.opts.window;
     while (phase.sent < phase.total && phase.sent - phase.minPos() < window) this.sendOne(phase);
   }
 
   private latencyMode = false;
 
-  private throughputPhase(total: number): Promise<PhaseResult> {
+  private throughputPhase(total: number, maxMs: number): Promise<PhaseResult> {
     this.latencyMode = false;
     const phase = this.newPhase(total);
+    phase.deadline = performance.now() + maxMs;
     this.pump();
     return this.waitPhase(phase);
   }
@@ -242,6 +252,7 @@ export class Flow {
       this.wake = () => finish(false);
       const check = setInterval(() => {
         const now = performance.now();
+        if (!this.latencyMode && now > phase.deadline && phase.sent < phase.total) phase.total = phase.sent;
         if (phase.done()) return finish(false);
         if (now - started > phaseTimeoutMs) return finish(true);
         const quietSince = Math.max(phase.lastDelivery, phase.firstSend);

@@ -1,9 +1,9 @@
-// Memory as each server accounts for it, for per-connection figures that are not blurred by
-// allocator caching in long-running shared processes:
-// - RabbitMQ: erlang:memory(total) (bytes the Erlang allocators hand out), via rabbitmqctl;
+// Memory as a server accounts for it, where RSS is blurred by allocator reuse in a
+// long-running shared process:
 // - Mosquitto: $SYS/broker/heap/current (its own malloc accounting; published every
 //   sys_interval, 10 s by default);
-// - Tributary: the RSS of a process started fresh for the run (plus the broker's growth).
+// - RabbitMQ: erlang:memory(total), for the record only: it counts allocated binaries whose
+//   pages were never touched, so RSS is the figure the connection scenarios use.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MqttClient } from '../clients/mqtt.js';

@@ -60,7 +60,7 @@ export function markdown(report: BenchReport): string {
   if (connections.length > 0) {
     out.push('## Connection scale (idle MQTT connections)');
     out.push('');
-    out.push('RSS growth with all connections open, divided by the connections opened; median of the runs. Tributary\'s figure is its own process plus the broker\'s growth.');
+    out.push('Memory growth with all connections open, divided by the connections opened; median of the runs. Tributary: its own RSS (a fresh process per run) plus RabbitMQ\'s RSS growth; rabbitmq_mqtt: RabbitMQ\'s RSS growth; Mosquitto: its $SYS heap growth (its RSS reuses memory freed by earlier clients). conn/s: 100 handshakes in flight from one client process.');
     out.push('');
     out.push('| scenario | server | connections | conn/s | KiB/conn total | gateway | broker | Tributary ÷ this: conn/s · KiB/conn |');
     out.push('|---|---|--:|--:|--:|--:|--:|---|');
@@ -69,6 +69,14 @@ export function markdown(report: BenchReport): string {
     const caps = connections.flatMap((s) => s.targets.filter((t) => t.summary?.capped).map((t) => `- ${s.name} ${t.label}: ${t.summary!.capped}`));
     if (caps.length > 0) out.push(...caps, '');
   }
+  const notes = report.scenarios.flatMap((s) =>
+    s.targets.flatMap((t) => [...new Set(t.runs.flatMap((r) => r.measure?.notes ?? []))].map((n) => `- ${s.name} ${t.label}: ${n}`)),
+  );
+  if (notes.length > 0) {
+    out.push('## Notes from the runs');
+    out.push('');
+    out.push(...notes, '');
+  }
   for (const e of report.extra) {
     out.push(`## ${e.title}`);
     out.push('');
@@ -76,10 +84,10 @@ export function markdown(report: BenchReport): string {
     out.push('');
   }
   const problems = [
-    ...broken.map((s) => `- ${s.name}: ${s.error ?? 'no successful run'}`),
+    ...broken.map((s) => `- ${s.name}: ${oneLine(s.error ?? 'no successful run')}`),
     ...report.scenarios.flatMap((s) =>
       s.targets.flatMap((t) => [
-        ...(t.skipped ? [`- ${s.name} ${t.label}: skipped (${t.skipped})`] : []),
+        ...(t.skipped ? [`- ${s.name} ${t.label}: skipped (${oneLine(t.skipped)})`] : []),
         ...t.runs.filter((r) => !r.ok).map((r) => `- ${s.name} ${t.label} run ${r.run + 1}: ${oneLine(r.error)}`),
       ]),
     ),
@@ -121,5 +129,10 @@ function connectionRow(s: ScenarioReport, t: TargetReport): string {
 }
 
 function oneLine(text: string | undefined): string {
-  return (text ?? 'failed').split('\n')[0]!.slice(0, 300);
+  const flat = (text ?? 'failed')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' / ');
+  return flat.length > 400 ? `${flat.slice(0, 400)}…` : flat;
 }

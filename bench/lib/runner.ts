@@ -100,8 +100,16 @@ export async function runScenario(s: Scenario, opts: RunnerOptions): Promise<Sce
         report.targets.push({ name, label: label ?? name, runs: [], skipped });
         continue;
       }
-      if (name === 'tributary') targets.push(await startTrib());
-      else if (name === 'mosquitto') targets.push(mosquittoTarget());
+      if (name === 'tributary') {
+        try {
+          targets.push(await startTrib());
+        } catch (err) {
+          const why = (err as Error).message;
+          opts.log(`${s.name}: Tributary did not start: ${why}`);
+          report.targets.push({ name, label: label ?? 'Tributary → RabbitMQ', runs: [], skipped: `did not start: ${why}` });
+          continue;
+        }
+      } else if (name === 'mosquitto') targets.push(mosquittoTarget());
       else targets.push(rabbitTarget(name, label ?? (name === 'amqp' ? 'direct AMQP' : 'RabbitMQ plugin')));
       const target = targets[targets.length - 1]!;
       if (label) target.label = label;
@@ -254,8 +262,9 @@ function describeRun(r: RunRecord, unit: string): string {
     return `${round(f.throughput.rate)} ${unit}, lost ${f.throughput.lost + f.latency.lost}, latency p50 ${fmt(lat.p50)} p99 ${fmt(lat.p99)} max ${fmt(lat.max)} ms, ${cpu}, ${r.seconds.toFixed(1)} s`;
   }
   const c = r.measure?.connections;
-  if (c) return `${c.opened}/${c.requested} conns in ${c.seconds.toFixed(2)} s (${round(c.perSecond)}/s), ${Math.round(c.bytesPerConnection / 1024)} KiB/conn ${cpu}`;
-  return 'ok';
+  const notes = r.measure?.notes?.length ? ` [${r.measure.notes.join('; ')}]` : '';
+  if (c) return `${c.opened}/${c.requested} conns in ${c.seconds.toFixed(2)} s (${round(c.perSecond)}/s), ${(c.bytesPerConnection / 1024).toFixed(1)} KiB/conn, ${cpu}${notes}`;
+  return `ok${notes}`;
 }
 
 function fmt(x: number | undefined): string {

@@ -25,7 +25,10 @@ const PAYLOAD = Number(process.env.BENCH_PAYLOAD_BYTES ?? 64);
 interface Shape {
   streams?: number;
   receivers?: number;
+  /** at most this many publishes in the throughput phase… */
   messages: number;
+  /** …and for at most this long (ms) */
+  seconds?: number;
   window: number;
   latencyRate: number;
   latencyMessages: number;
@@ -38,9 +41,10 @@ function flowOptions(shape: Shape, scale: number): FlowOptions {
     payloadBytes: PAYLOAD,
     window: shape.window,
     messages: Math.max(100, Math.round(shape.messages * scale)),
+    throughputMs: Math.max(500, Math.round((shape.seconds ?? THROUGHPUT_SECONDS) * 1000 * scale)),
     latency: { rate: shape.latencyRate, messages: Math.max(50, Math.round(shape.latencyMessages * scale)) },
     stallMs: 3_000,
-    phaseTimeoutMs: 120_000,
+    phaseTimeoutMs: 60_000,
     warmup: Math.max(50, Math.round(shape.messages * scale * 0.05)),
   };
 }
@@ -118,11 +122,16 @@ function pubSub(protocol: Protocol, shape: Shape, opts: { receiver?: 'amqp' } = 
 /** STOMP subscriptions ask for the same prefetch on every server (RabbitMQ's default is unbounded) */
 const STOMP_PREFETCH = Number(process.env.BENCH_STOMP_PREFETCH ?? 100);
 
-const POINT_TO_POINT: Shape = { messages: 30_000, window: 1_000, latencyRate: 1_000, latencyMessages: 2_000 };
-const ACKED: Shape = { messages: 20_000, window: 1_000, latencyRate: 1_000, latencyMessages: 2_000 };
-const RPC: Shape = { messages: 10_000, window: 100, latencyRate: 500, latencyMessages: 1_000 };
-const FAN_IN: Shape = { streams: 100, messages: 30_000, window: 1_000, latencyRate: 1_000, latencyMessages: 2_000 };
-const FAN_OUT: Shape = { receivers: 100, messages: 1_000, window: 20, latencyRate: 50, latencyMessages: 100 };
+/** the throughput phase's time bound (s) unless a shape says otherwise; BENCH_SECONDS overrides */
+const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 2.5);
+
+// Latency rates are well below what every server sustains here, and the same for all of
+// them, so that the percentiles compare servers rather than queue depths.
+const POINT_TO_POINT: Shape = { messages: 50_000, window: 1_000, latencyRate: 500, latencyMessages: 750 };
+const ACKED: Shape = { messages: 50_000, window: 1_000, latencyRate: 500, latencyMessages: 750 };
+const RPC: Shape = { messages: 20_000, window: 100, latencyRate: 200, latencyMessages: 300 };
+const FAN_IN: Shape = { streams: 100, messages: 50_000, window: 1_000, latencyRate: 500, latencyMessages: 750 };
+const FAN_OUT: Shape = { receivers: 100, messages: 5_000, window: 20, latencyRate: 20, latencyMessages: 30 };
 
 export const messagingScenarios: Scenario[] = [
   {
