@@ -52,6 +52,8 @@ export interface PhaseResult {
 }
 
 export interface FlowResult {
+  /** deliveries in the warm-up (not measured; counted for CPU per message) */
+  warmupDelivered: number;
   throughput: PhaseResult;
   latency: PhaseResult & { targetRate: number };
 }
@@ -165,10 +167,10 @@ export class Flow {
   }
 
   async run(): Promise<FlowResult> {
-    if (this.opts.warmup && this.opts.warmup > 0) await this.throughputPhase(this.opts.warmup, 1_000);
+    const warmup = this.opts.warmup && this.opts.warmup > 0 ? await this.throughputPhase(this.opts.warmup, 1_000) : undefined;
     const throughput = await this.throughputPhase(this.opts.messages, this.opts.throughputMs);
     const latency = await this.latencyPhase();
-    return { throughput, latency: { ...latency, targetRate: this.opts.latency.rate } };
+    return { warmupDelivered: warmup?.delivered ?? 0, throughput, latency: { ...latency, targetRate: this.opts.latency.rate } };
   }
 
   private newPhase(total: number): Phase {

@@ -42,7 +42,7 @@ export interface TargetSummary {
   cpuSeconds: number;
   cpuGatewaySeconds?: number;
   cpuBrokerSeconds?: number;
-  /** server CPU microseconds per delivered message (both phases) */
+  /** server CPU microseconds per delivered message (whole run: connection set-up, warm-up, both phases) */
   cpuMicrosPerMessage?: number;
   lost: number;
   duplicates: number;
@@ -217,7 +217,7 @@ function summarise(runs: RunRecord[]): TargetSummary | undefined {
       if (f.throughput.samples) loaded.merge(f.throughput.samples);
       summary.lost += f.throughput.lost + f.latency.lost;
       summary.duplicates += f.throughput.duplicates + f.latency.duplicates;
-      delivered += f.throughput.delivered + f.latency.delivered;
+      delivered += f.warmupDelivered + f.throughput.delivered + f.latency.delivered;
     }
     summary.latency = latency.summary();
     summary.loadedLatency = loaded.summary();
