@@ -132,8 +132,9 @@ export class StompConnection implements ProtocolConnection, SessionWire {
     };
   }
 
+  /** the client must have sent CONNECT in time; how long authentication takes is ours */
   private connectTimedOut(timeoutMs: number): void {
-    if (this.session.state !== 'new' && this.session.state !== 'connecting') return;
+    if (this.session.state !== 'new') return;
     this.session.fail(new GatewayError(ErrorCode.PROTOCOL, 'connect timeout', { detail: `no CONNECT frame within ${timeoutMs} ms`, fatal: true }));
   }
 }

@@ -10,7 +10,7 @@ import type { FabricSession, QueueArguments } from '../../fabric/types.js';
 import { fairOutputQueue } from '../../fair/names.js';
 import type { AuthorizationCache } from '../shared/authorization-cache.js';
 import { declareTopicQueue, durableQueueName } from '../shared/topic-subscription.js';
-import { TOPIC_EXCHANGE, type Destination } from './destination.js';
+import { parseDestination, TOPIC_EXCHANGE, type Destination } from './destination.js';
 import { booleanHeader, type StompFrame } from './frame.js';
 import { queueArgumentsFrom } from './queue-arguments.js';
 import type { TempDestinations } from './temp-destinations.js';
@@ -45,8 +45,20 @@ export interface EndpointContext {
 export class Endpoints {
   /** queues declared or checked and exchanges checked by this session (bounded) */
   private readonly known = new Set<string>();
+  /** SEND destinations already resolved, authorized and ensured by this session (bounded) */
+  private readonly routes = new Map<string, Route>();
 
   constructor(private readonly c: EndpointContext) {}
+
+  /** route() for a destination text, remembered: a stream of SENDs to one place parses it once */
+  async routeFor(text: string | undefined, frame: StompFrame): Promise<Route> {
+    const cached = text === undefined ? undefined : this.routes.get(text);
+    if (cached !== undefined) return cached;
+    const route = await this.route(parseDestination(text), frame, text as string);
+    if (this.routes.size >= MAX_REMEMBERED) this.routes.delete(this.routes.keys().next().value as string);
+    this.routes.set(text as string, route);
+    return route;
+  }
 
   /** Where a SEND to `dest` is published; declares /queue/ queues on first use. */
   async route(dest: Destination, frame: StompFrame, text: string): Promise<Route> {

@@ -5,7 +5,6 @@
 
 import { ErrorCode, GatewayError } from '../../../errors.js';
 import type { FabricMessage } from '../../../fabric/types.js';
-import { parseDestination } from '../destination.js';
 import type { StompFrame } from '../frame.js';
 import { toFabricMessage } from '../headers.js';
 import type { Route } from '../endpoints.js';
@@ -14,11 +13,9 @@ import { ensureTempQueueSubscription } from './subscribe.js';
 
 export async function handleSend(s: StompSession, frame: StompFrame): Promise<void> {
   const live = s.established;
-  const text = frame.headers['destination'];
-  const dest = parseDestination(text);
   const tx = frame.headers['transaction'];
   if (tx !== undefined) s.transactions.check(tx);
-  const route = await live.endpoints.route(dest, frame, text as string);
+  const route = await live.endpoints.routeFor(frame.headers['destination'], frame);
   const replyTo = await live.temp.rewriteReplyTo(frame.headers['reply-to'], (name, queue) => ensureTempQueueSubscription(s, name, queue));
   const message = toFabricMessage(frame.headers, frame.body, { now: Date.now(), replyTo });
   checkUserId(message, live.principal.username);
