@@ -76,6 +76,9 @@ export class MqttDecoder {
   private expected = -1;
   private chunks: Buffer[] = [];
   private collected = 0;
+  /** the chunk and offset where the current packet's fixed header started, when it started in the current chunk */
+  private startChunk: Buffer | undefined;
+  private startOffset = 0;
   private failed = false;
   private lastPacket: Packet | undefined;
   private lastError: Error | undefined;
@@ -98,8 +101,13 @@ export class MqttDecoder {
   push(chunk: Buffer): Decoded[] {
     const out: Decoded[] = [];
     let pos = 0;
+    this.startChunk = undefined;
     while (pos < chunk.length && !this.failed) {
       if (this.expected < 0) {
+        if (this.header.length === 0) {
+          this.startChunk = chunk;
+          this.startOffset = pos;
+        }
         pos = this.readFixedHeader(chunk, pos, out);
         continue;
       }
@@ -140,7 +148,13 @@ export class MqttDecoder {
   }
 
   private finishPacket(): Decoded {
-    const whole = Buffer.concat([Buffer.from(this.header), ...this.chunks], this.header.length + this.collected);
+    const size = this.header.length + this.collected;
+    // zero-copy when the packet began in the chunk being pushed (then all of it is in there)
+    const whole =
+      this.startChunk !== undefined
+        ? this.startChunk.subarray(this.startOffset, this.startOffset + size)
+        : Buffer.concat([Buffer.from(this.header), ...this.chunks], size);
+    this.startChunk = undefined;
     this.header = [];
     this.chunks = [];
     this.expected = -1;

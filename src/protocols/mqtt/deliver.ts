@@ -6,7 +6,7 @@
 // `$`-topic is kept from `#` and `+/…` subscribers [MQTT-4.7.2-1], which AMQP bindings cannot do.
 
 import type { Consumer, Delivery } from '../../fabric/types.js';
-import { fromFabricMessage, type QoS } from './properties.js';
+import { deliveryFacts, fromFabricMessage, type QoS } from './properties.js';
 import type { MqttSession } from './session.js';
 import type { MatchResult, Subscription } from './subscriptions.js';
 import { routingKeyToTopic, topicMatches } from './topic.js';
@@ -17,7 +17,8 @@ export function deliver(s: MqttSession, d: Delivery, consumer: Consumer, shared:
   });
   const outbound = s.outbound;
   if (outbound === undefined) return settle();
-  const from = fromFabricMessage(d);
+  const from: ReturnType<typeof deliveryFacts> & { properties?: ReturnType<typeof fromFabricMessage>['properties'] } =
+    s.version === 5 ? fromFabricMessage(d) : deliveryFacts(d);
   const target = shared !== undefined ? sharedTarget(d, shared) : sessionTarget(s, d, from.publisherClientId);
   if (target === undefined) {
     s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: 'no_matching_subscription' });
@@ -30,7 +31,7 @@ export function deliver(s: MqttSession, d: Delivery, consumer: Consumer, shared:
     retain: target.match.retainAsPublished ? from.retain : false, // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
     dup: qos > 0 && d.redelivered,
     payload: d.body,
-    ...(s.version === 5 ? { properties: from.properties } : {}),
+    ...(from.properties !== undefined ? { properties: from.properties } : {}),
     subscriptionIds: target.match.identifiers,
     settle,
   });

@@ -125,29 +125,58 @@ export class AwaitingRelease {
 /**
  * Acknowledgements to inbound publishes leave in the order the PUBLISHes came in
  * [MQTT-4.6.0-2], even though confirms for different queues may come back in another order.
+ * A plain queue, no promise chain: one entry per unanswered PUBLISH (bounded by the window).
  */
 export class OrderedAcks {
-  private tail: Promise<void> = Promise.resolve();
-  private waiting = 0;
+  private readonly queue: Array<{ done: boolean; failed: boolean; outcome: unknown; send: (outcome: never) => void }> = [];
+  private idle: (() => void)[] = [];
 
   get pending(): number {
-    return this.waiting;
+    return this.queue.length;
   }
 
-  /** `send` runs after `ready` resolves and after every earlier send; `ready` should not reject */
+  /** `send` runs once `ready` resolves and every earlier entry has been sent; a rejected `ready` sends nothing */
   push<T>(ready: Promise<T>, send: (outcome: T) => void): void {
-    this.waiting++;
-    this.tail = this.tail
-      .then(() => ready)
-      .then(send)
-      .catch(() => undefined)
-      .finally(() => {
-        this.waiting--;
-      });
+    const entry = { done: false, failed: false, outcome: undefined as unknown, send: send as (outcome: never) => void };
+    this.queue.push(entry);
+    ready.then(
+      (outcome) => {
+        entry.done = true;
+        entry.outcome = outcome;
+        this.flush();
+      },
+      () => {
+        entry.done = entry.failed = true;
+        this.flush();
+      },
+    );
+  }
+
+  /** an answer that needs nothing but its turn (PUBCOMP) */
+  pushReady<T>(outcome: T, send: (outcome: T) => void): void {
+    if (this.queue.length === 0) send(outcome);
+    else this.queue.push({ done: true, failed: false, outcome, send: send as (outcome: never) => void });
   }
 
   /** resolves once everything pushed so far has been sent */
   drained(): Promise<void> {
-    return this.tail;
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && this.queue[0]?.done) {
+      const entry = this.queue.shift() as (typeof this.queue)[number];
+      if (entry.failed) continue;
+      try {
+        entry.send(entry.outcome as never);
+      } catch {
+        // a send that throws (connection gone) must not stop the ones behind it
+      }
+    }
+    if (this.queue.length > 0) return;
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
   }
 }

@@ -1,7 +1,7 @@
 // Server → client PUBLISH: packet ids, the in-flight window, topic aliases, the client's
 // Maximum Packet Size, and when the source (an AMQP delivery) is acknowledged:
 //   QoS 0: once the bytes are handed to the socket (after 'drain' when the socket is backed
-//          up), so a slow reader slows its queue instead of growing memory here;
+//          up), so a slow reader slows its queue (prefetch) instead of growing memory here;
 //   QoS 1: on PUBACK;  QoS 2: on PUBCOMP (after PUBREC → PUBREL).
 // Deliveries beyond the window wait in `pending`, which the consumers' prefetch bounds.
 
@@ -29,9 +29,8 @@ export interface OutboundOptions {
   maxPacketBytes: number | undefined;
   /** the client's Topic Alias Maximum (MQTT 5), 0 = none */
   topicAliasMaximum: number;
-  /** write bytes; false when the link is backed up */
-  write(bytes: Buffer): boolean;
-  onDrain(listener: () => void): void;
+  /** write bytes; `afterFlush` once they went to the socket (after 'drain' if it is backed up) */
+  write(bytes: Buffer, afterFlush?: () => void): void;
   /** a message dropped without being sent (too large for the client) */
   onDropped(reason: string): void;
   onDelivered(): void;
@@ -41,8 +40,6 @@ export class Outbound {
   private readonly inflight: OutboundInflight;
   private readonly pending: OutboundMessage[] = [];
   private readonly aliases = new Map<string, number>();
-  /** QoS 0 settles waiting for the socket to drain */
-  private afterDrain: (() => void)[] = [];
   private closed = false;
 
   constructor(private readonly opts: OutboundOptions) {
@@ -88,7 +85,6 @@ export class Outbound {
   close(): void {
     this.closed = true;
     this.pending.length = 0;
-    this.afterDrain = [];
     this.inflight.clear();
   }
 
@@ -106,21 +102,8 @@ export class Outbound {
       m.settle();
       return;
     }
-    const flowing = this.opts.write(bytes);
+    this.opts.write(bytes, m.qos === 0 ? m.settle : undefined);
     this.opts.onDelivered();
-    if (m.qos > 0) return;
-    if (flowing && this.afterDrain.length === 0) {
-      m.settle();
-      return;
-    }
-    this.afterDrain.push(m.settle);
-    if (this.afterDrain.length === 1) this.opts.onDrain(() => this.drained());
-  }
-
-  private drained(): void {
-    const settles = this.afterDrain;
-    this.afterDrain = [];
-    for (const settle of settles) settle();
   }
 
   private packetFor(m: OutboundMessage, packetId: number | undefined): IPublishPacket {

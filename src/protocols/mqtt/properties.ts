@@ -119,6 +119,15 @@ export interface FromFabric {
   publisherClientId?: string;
 }
 
+/** What a 3.1/3.1.1 subscriber needs (no properties to map): QoS, RETAIN, publisher. */
+export function deliveryFacts(message: FabricMessage): Omit<FromFabric, 'properties'> {
+  const headers = message.properties.headers;
+  const result: Omit<FromFabric, 'properties'> = { qos: publishQos(message.properties), retain: headers?.[Header.RETAIN] === true };
+  const publisher = headers?.[Header.CLIENT_ID];
+  if (typeof publisher === 'string') result.publisherClientId = publisher;
+  return result;
+}
+
 export function fromFabricMessage(message: FabricMessage, now: number = Date.now()): FromFabric {
   const props = message.properties;
   const headers = props.headers ?? {};

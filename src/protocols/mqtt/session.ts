@@ -11,6 +11,7 @@ import type { Consumer, Delivery, FabricSession } from '../../fabric/types.js';
 import type { Logger } from '../../log.js';
 import type { ClientLink, ConnectionDescription, ProtocolConnection } from '../../transport/types.js';
 import { AuthorizationCache } from '../shared/authorization-cache.js';
+import { BatchedWriter } from '../shared/batched-writer.js';
 import { ConfirmedPublisher } from '../shared/confirmed-publisher.js';
 import { startDeadline, type Deadline } from '../shared/deadline.js';
 import { Heartbeat } from '../shared/heartbeat.js';
@@ -46,7 +47,9 @@ export interface ClientLimits {
 }
 
 export class MqttSession implements ProtocolConnection {
-  log: Logger;
+  /** created on first use: an idle connection that never logs carries no child logger */
+  private logger: Logger | undefined;
+  private logBindings: Record<string, string> = {};
   readonly connectedAt = new Date();
   state: SessionState = 'awaiting-connect';
   version: ProtocolVersion = 4;
@@ -78,6 +81,8 @@ export class MqttSession implements ProtocolConnection {
   lastReplyTopic: string | undefined;
 
   readonly throttle: ReaderThrottle;
+  /** every byte to the client goes through here: one socket write per event-loop turn */
+  readonly writer: BatchedWriter;
   private readonly decoder: MqttDecoder;
   private readonly queue: SerialQueue<Decoded>;
   private readonly connectDeadline: Deadline;
@@ -87,11 +92,12 @@ export class MqttSession implements ProtocolConnection {
   private ending: Promise<void> | undefined;
 
   constructor(readonly mod: MqttModule, readonly link: ClientLink) {
-    const { config, log } = mod.ctx;
-    this.log = log.child({ conn: link.id, proto: 'mqtt' });
+    const { config } = mod.ctx;
+    this.logBindings = { conn: link.id, proto: 'mqtt' };
     this.awaitingRelease = new AwaitingRelease(Math.max(100, config.limits.maxInflightPerSession));
     this.decoder = new MqttDecoder(() => (this.state === 'connected' ? config.mqtt.maxPacketBytes : config.mqtt.maxPacketBytesUnauthenticated));
     this.throttle = new ReaderThrottle(link);
+    this.writer = new BatchedWriter(link);
     this.queue = new SerialQueue<Decoded>({
       handle: (item) => this.handle(item),
       onError: (err) => this.fail(err),
@@ -105,6 +111,22 @@ export class MqttSession implements ProtocolConnection {
         void this.end({ publishWill: false, reason: 'connect timeout' });
       }
     });
+  }
+
+  get log(): Logger {
+    this.logger ??= this.mod.ctx.log.child(this.logBindings);
+    return this.logger;
+  }
+
+  /** more context for every later log line (client id, vhost, user once known) */
+  addLogContext(fields: Record<string, string>): void {
+    this.logBindings = { ...this.logBindings, ...fields };
+    this.logger = undefined;
+  }
+
+  /** one line through the shared logger, with this connection's context, without a child logger */
+  logOnce(fields: Record<string, unknown>, msg: string): void {
+    this.mod.ctx.log.info({ ...this.logBindings, ...fields }, msg);
   }
 
   get config() {
@@ -173,7 +195,7 @@ export class MqttSession implements ProtocolConnection {
     this.log.info({ err: error.message, state: this.state }, 'bad packet');
     if (this.state === 'awaiting-connect' && /protocol version|protocolId/.test(error.message)) {
       // [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01, then the close
-      this.link.send(encode({ cmd: 'connack', sessionPresent: false, returnCode: ConnackReturn.UNACCEPTABLE_PROTOCOL_VERSION }, 4));
+      this.writer.write(encode({ cmd: 'connack', sessionPresent: false, returnCode: ConnackReturn.UNACCEPTABLE_PROTOCOL_VERSION }, 4));
     } else if (this.state === 'connected' && this.version === 5) {
       this.sendDisconnect(error.kind === 'too-large' ? Reason.PACKET_TOO_LARGE : Reason.MALFORMED_PACKET, error.message);
     }
@@ -182,10 +204,11 @@ export class MqttSession implements ProtocolConnection {
 
   // ---- packets out ----------------------------------------------------------------------
 
-  /** the one way out; false when the link is backed up */
+  /** the one way out (batched per event-loop turn); false when the link is backed up */
   send(packet: Packet): boolean {
     if (this.state === 'closed') return false;
-    return this.link.send(encode(packet, this.version));
+    this.writer.write(encode(packet, this.version));
+    return !this.writer.congested;
   }
 
   /** a Reason String only when the client did not turn problem information off [MQTT-3.1.2-29] */
@@ -307,6 +330,7 @@ export class MqttSession implements ProtocolConnection {
     } finally {
       await this.fabric?.close().catch(() => undefined);
       if (this.clientId !== undefined && this.vhost !== undefined) this.mod.releaseClientId(this, this.vhost, this.clientId);
+      this.writer.flush();
       this.link.end();
       this.state = 'closed';
       this.log.debug({ reason, clientId: this.clientId }, 'mqtt connection closed');

@@ -77,7 +77,15 @@ function countLevels(topic: string): number {
 
 /** MQTT topic name or filter → amq.topic routing or binding key (RabbitMQ's to_amqp). */
 export function toRoutingKey(topic: string): string {
-  return topic.replaceAll('/', '.').replaceAll('+', '*');
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c !== 0x2f && c !== 0x2b) continue; // '/' '+'
+    out += topic.slice(from, i) + (c === 0x2f ? '.' : '*');
+    from = i + 1;
+  }
+  return from === 0 ? topic : out + topic.slice(from);
 }
 
 /** amq.topic binding key → MQTT filter (RabbitMQ's to_mqtt). */

@@ -154,7 +154,7 @@ describe('mqtt codec - fuzz', () => {
       }),
       { numRuns: 30_000, seed },
     );
-  });
+  }, 120_000);
 
   it(`never throws on mutated valid sessions: bit flips, truncation, length lies (seed ${seed})`, () => {
     const mutation = fc.record({
@@ -180,5 +180,5 @@ describe('mqtt codec - fuzz', () => {
       }),
       { numRuns: 70_000, seed },
     );
-  });
+  }, 120_000);
 });

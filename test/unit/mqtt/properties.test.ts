@@ -129,3 +129,12 @@ describe('mqtt properties - AMQP → MQTT', () => {
     expect(back.properties.responseTopic).toBe('replies/c1');
   });
 });
+
+describe('mqtt properties - 3.x delivery facts', () => {
+  it('reads QoS, RETAIN and the publisher without mapping properties', async () => {
+    const { deliveryFacts } = await import('../../../src/protocols/mqtt/properties.js');
+    const m = toFabricMessage(msg({ qos: 2, retain: true }), { clientId: 'p1' });
+    expect(deliveryFacts(m)).toEqual({ qos: 2, retain: true, publisherClientId: 'p1' });
+    expect(deliveryFacts({ body: Buffer.alloc(0), properties: { deliveryMode: 2 } })).toEqual({ qos: 1, retain: false });
+  });
+});

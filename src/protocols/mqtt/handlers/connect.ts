@@ -34,7 +34,7 @@ export async function handleConnect(s: MqttSession, p: IConnectPacket): Promise<
   if (s.closing) return;
   s.vhost = vhost;
   s.clientId = clientId;
-  s.log = s.log.child({ clientId, vhost, user: s.principal.username });
+  s.addLogContext({ clientId, vhost, user: s.principal.username });
 
   s.will = willFromConnect(p);
   if (s.will !== undefined) {

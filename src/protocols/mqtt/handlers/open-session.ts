@@ -32,17 +32,20 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   s.fabric = fabric;
   await s.mod.claimClientId(s, vhost, clientId);
   if (s.closing) return;
-  s.lock = new ClientLock(fabric, clientId, {
-    deadlineMs: Math.max(1_000, Math.floor(limits.connectTimeoutMs / 2)),
-    onTakeoverRequest: () => void s.takeover(),
-  });
-  try {
-    await s.lock.acquire();
-  } catch (err) {
-    if (!isGatewayError(err, ErrorCode.RESOURCE_LOCKED)) throw err;
-    return s.refuseConnect(Reason.SERVER_UNAVAILABLE, 'client id held by a connection that does not let go');
+  // the embedded fabric lives in this one process, where the client-id table already decided
+  if (ctx.fabric.kind !== 'embedded') {
+    s.lock = new ClientLock(fabric, clientId, {
+      deadlineMs: Math.max(1_000, Math.floor(limits.connectTimeoutMs / 2)),
+      onTakeoverRequest: () => void s.takeover(),
+    });
+    try {
+      await s.lock.acquire();
+    } catch (err) {
+      if (!isGatewayError(err, ErrorCode.RESOURCE_LOCKED)) throw err;
+      return s.refuseConnect(Reason.SERVER_UNAVAILABLE, 'client id held by a connection that does not let go');
+    }
+    if (s.closing) return;
   }
-  if (s.closing) return;
   await cancelDelayedWill(fabric, clientId);
 
   const expiryMs = s.sessionExpiry * 1000;
@@ -62,7 +65,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     expiryMs: s.persistentAtConnect ? Math.max(1, expiryMs) : undefined,
     maxQueuedMessages: ctx.config.mqtt.maxQueuedMessages,
     sharedExpiryMs: Math.max(1, ctx.config.mqtt.maxSessionExpirySeconds * 1000),
-    prefetch: window,
+    prefetch: Math.max(window, 128),
     onDelivery: (d, consumer, shared) => s.onDelivery(d, consumer, shared),
   });
   s.outbound = new Outbound({
@@ -70,8 +73,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     window,
     maxPacketBytes: s.client.maximumPacketSize,
     topicAliasMaximum: s.client.topicAliasMaximum,
-    write: (bytes) => s.link.send(bytes),
-    onDrain: (listener) => s.link.onDrain(listener),
+    write: (bytes, afterFlush) => s.writer.write(bytes, afterFlush),
     onDropped: (reason) => s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason }),
     onDelivered: () => s.metrics.messagesDelivered.inc({ protocol: 'mqtt' }),
   });
@@ -82,7 +84,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   if (stored === undefined && s.sessionExpiry > 0) await store.save([]); // the session exists from now on
   if (s.closing) return;
   s.send(connack(s, stored !== undefined, opts));
-  s.log.info({ version: s.version, clean: opts.cleanStart, expiry: s.sessionExpiry, sessionPresent: stored !== undefined }, 'mqtt client connected');
+  s.logOnce({ version: s.version, clean: opts.cleanStart, expiry: s.sessionExpiry, sessionPresent: stored !== undefined }, 'mqtt client connected');
   s.connected();
 }
 

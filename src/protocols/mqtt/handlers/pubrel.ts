@@ -9,7 +9,7 @@ export function handlePubrel(s: MqttSession, p: IPubrelPacket): void {
   const id = p.messageId as number;
   const known = s.awaitingRelease.release(id);
   const reasonCode = known ? Reason.SUCCESS : Reason.PACKET_IDENTIFIER_NOT_FOUND;
-  s.acks.push(Promise.resolve(), () => {
+  s.acks.pushReady(undefined, () => {
     s.send(s.version === 5 ? { cmd: 'pubcomp', messageId: id, reasonCode } : { cmd: 'pubcomp', messageId: id });
   });
 }
