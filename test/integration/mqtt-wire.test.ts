@@ -6,10 +6,13 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerAvailable, uniqueName } from '../support/broker.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { connectClient, topicName, type TestClient } from '../unit/mqtt/support/clients.js';
+import { connectClient, mqttUsersFile, refusedConnect, topicName, type TestClient } from '../unit/mqtt/support/clients.js';
 import { RawClient } from '../unit/mqtt/support/raw-client.js';
 
-const LIMITS = { mqtt: { maxPacketBytes: 16 * 1024, maxPacketBytesUnauthenticated: 1024 }, limits: { connectTimeoutMs: 500, maxInflightPerSession: 4 } };
+const LIMITS = {
+  mqtt: { maxPacketBytes: 16 * 1024, maxPacketBytesUnauthenticated: 1024, maxTopicLevels: 8 },
+  limits: { connectTimeoutMs: 500, maxInflightPerSession: 4, maxSubscriptionsPerSession: 3 },
+};
 
 describe('E2E: MQTT wire rules (embedded fabric)', () => {
   let gw: TestGateway;
@@ -168,6 +171,18 @@ describe('E2E: MQTT wire rules (embedded fabric)', () => {
     expect(await b.next('disconnect')).toMatchObject({ reasonCode: 0x94 });
   });
 
+  it('limits: subscriptions per session (SUBACK 0x97 / 0x80) and topic levels (0x8F)', async () => {
+    const r = await raw(5);
+    await r.connectAs(uniqueName('c'), {}, 5);
+    const subs = ['a', 'b', 'c', 'd', 'a/b/c/d/e/f/g/h/i'].map((topic) => ({ topic, qos: 0 as const, nl: false, rap: false, rh: 0 }));
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: subs }, 5);
+    expect(await r.next('suback')).toMatchObject({ granted: [0, 0, 0, 0x97, 0x8f] });
+    const v4 = await raw(4);
+    await v4.connectAs(uniqueName('c'));
+    v4.send({ cmd: 'subscribe', messageId: 1, subscriptions: ['a', 'b', 'c', 'd'].map((topic) => ({ topic, qos: 1 as const })) });
+    expect(await v4.next('suback')).toMatchObject({ granted: [1, 1, 1, 0x80] });
+  });
+
   it('3.1.1: an empty client id with clean session off is refused with 0x02 [MQTT-3.1.3-8]', async () => {
     const r = await raw();
     // mqtt-packet will not generate it: CONNECT 'MQTT' level 4, flags 0 (clean session off), keepalive 0, client id ''
@@ -213,6 +228,31 @@ describe('E2E: MQTT wire rules (embedded fabric)', () => {
     clients.push(after);
     expect(after.client.connected).toBe(true);
   }, 60_000);
+});
+
+describe('E2E: MQTT vhosts (embedded fabric)', () => {
+  it('`vhost:user` picks the vhost; vhosts do not see each other; an unknown prefix is part of the user name', async () => {
+    const gw = await startTestGateway({ auth: { usersFile: await mqttUsersFile(), vhosts: ['iot'] } });
+    const opened: TestClient[] = [];
+    try {
+      const t = topicName('vh');
+      const inIot = await connectClient(gw.ports.mqtt!, { username: 'iot:dave', password: 'dave' });
+      const inDefault = await connectClient(gw.ports.mqtt!, { username: 'dave', password: 'dave' });
+      opened.push(inIot, inDefault);
+      await inIot.client.subscribeAsync(`${t}/#`, { qos: 1 });
+      await inDefault.client.subscribeAsync(`${t}/#`, { qos: 1 });
+      await inDefault.client.publishAsync(`${t}/x`, 'default', { qos: 1 });
+      await inIot.client.publishAsync(`${t}/x`, 'iot', { qos: 1 });
+      const [a] = await inIot.waitFor(1);
+      const [b] = await inDefault.waitFor(1);
+      expect([a!.payload.toString(), b!.payload.toString()]).toEqual(['iot', 'default']);
+      await inIot.quiet(200);
+      expect((await refusedConnect(gw.ports.mqtt!, { username: 'nope:dave', password: 'dave' })).code).toBe(4);
+    } finally {
+      await Promise.all(opened.map((c) => c.end(true)));
+      await gw.stop();
+    }
+  });
 });
 
 describe('E2E: MQTT graceful shutdown', () => {

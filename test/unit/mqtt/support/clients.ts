@@ -88,7 +88,7 @@ export function topicName(prefix: string): string {
 
 /**
  * Users file: guest stays built in (everything). carol may publish only under `public/` and
- * read only `public/` and `shared/`; dave's password is "dave".
+ * read only `public/` and `shared/`; dave's password is "dave", and he may use vhost `iot` too.
  */
 export async function mqttUsersFile(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-users-'));
@@ -105,7 +105,7 @@ export async function mqttUsersFile(): Promise<string> {
           permissions: everything,
           topic_permissions: { '/': [{ exchange: 'amq.topic', write: '^public\\.', read: '^(public|shared)\\.' }] },
         },
-        { name: 'dave', password_hash: await hashPassword('dave', fast), permissions: everything },
+        { name: 'dave', password_hash: await hashPassword('dave', fast), permissions: { ...everything, iot: { configure: '.*', write: '.*', read: '.*' } } },
       ],
     }),
   );
