@@ -30,7 +30,9 @@ export async function handleHello(s: WampSession, m: InboundOf<'HELLO'>): Promis
   const authid = typeof m.details.authid === 'string' && m.details.authid !== '' ? m.details.authid : undefined;
   const method = chooseMethod(s, m.details.authmethods, authid);
   if (method === null) return s.abort(WampError.NO_MATCHING_AUTH_METHOD, 'none of the offered authentication methods is accepted');
-  if (method === 'anonymous') return login(s, 'anonymous', () => s.ctx.auth.authenticate({}, s.peer, vhost));
+  // no authid: a verified TLS client certificate (WSS, tls.certificateUser) names the user, as in STOMP and MQTT
+  const certificateCN = s.deps.link.certificateCN;
+  if (method === 'anonymous') return login(s, 'anonymous', () => s.ctx.auth.authenticate(certificateCN === undefined ? {} : { certificateCN }, s.peer, vhost));
   s.state = 'authenticating';
   if (method === 'ticket') return startTicket(s, authid as string);
   startCra(s, authid as string);
