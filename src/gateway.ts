@@ -1,8 +1,11 @@
 // buildGateway composes the process: fabric, authenticator, metrics, registry, protocol
-// modules, listeners (TCP per protocol, WebSocket and management on HTTP). Building binds
-// nothing (fastify's build()); start() binds, stop() drains.
+// modules, listeners (TCP and TLS per protocol, WebSocket and management on HTTP and HTTPS).
+// Building binds nothing (fastify's build()) but reads the TLS files; start() binds, stop()
+// drains.
 
 import { randomBytes } from 'node:crypto';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { createAuthenticator, type ManagedAuthenticator } from './auth/index.js';
@@ -16,7 +19,7 @@ import { AmqpFabric } from './fabric/amqp/index.js';
 import { EmbeddedFabric } from './fabric/embedded/index.js';
 import type { Fabric } from './fabric/types.js';
 import { FairFabric, registerFairMetrics } from './fair/index.js';
-import { buildHttp } from './http/server.js';
+import { buildHttp, createHttpsServer } from './http/server.js';
 import type { Readiness } from './http/routes/health.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -27,13 +30,21 @@ import { Acceptor, withTimeout } from './transport/acceptor.js';
 import { ConnectionAdmission } from './transport/admission.js';
 import { bindError } from './transport/bind-error.js';
 import { TcpListener } from './transport/tcp.js';
+import { peerOf } from './transport/peer.js';
+import { loadTls, type TlsSettings } from './transport/tls.js';
 import { WebSocketListener } from './transport/websocket.js';
 
 export interface BoundPorts {
   stomp: number | null;
   mqtt: number | null;
   http: number | null;
+  /** TLS listeners: null unless tls.certFile is set and the port is not off */
+  stompTls: number | null;
+  mqttTls: number | null;
+  httpTls: number | null;
 }
+
+type TcpPortName = 'stomp' | 'mqtt' | 'stompTls' | 'mqttTls';
 
 export interface GatewayOptions {
   log?: Logger;
@@ -58,10 +69,10 @@ export interface Gateway {
   reloadUsers(): Promise<void>;
 }
 
-/** protocols with a plain TCP listener, and the config key of its port */
-const TCP_PORTS: Partial<Record<ProtocolName, (config: Config) => number | null>> = {
-  stomp: (config) => config.stomp.port,
-  mqtt: (config) => config.mqtt.port,
+/** protocols with TCP listeners: the config of the plain and of the TLS port */
+const TCP_PROTOCOLS: Partial<Record<ProtocolName, { plain: TcpPortName; tls: TcpPortName; config: (config: Config) => { port: number | null; tlsPort: number | null } }>> = {
+  stomp: { plain: 'stomp', tls: 'stompTls', config: (config) => config.stomp },
+  mqtt: { plain: 'mqtt', tls: 'mqttTls', config: (config) => config.mqtt },
 };
 
 /** share of shutdownTimeoutMs given to clients' goodbyes; the rest is for modules and the fabric */
@@ -71,6 +82,7 @@ export function buildGateway(config: Config, options: GatewayOptions = {}): Gate
   const log = options.log ?? createLogger(config.logLevel);
   const metrics = options.metrics ?? createMetrics();
   const fabric = withFairStreams(options.fabric ?? createFabric(config, log, metrics), config, log, metrics);
+  const tls = loadTls(config.tls, config.limits.connectTimeoutMs);
   const auth: Authenticator = createAuthenticator(config.auth, log.child({ component: 'auth' }));
   const registry = new ConnectionTable();
   const ctx: GatewayContext = { config, fabric, auth, log, metrics, registry, nodeId: makeNodeId() };
@@ -82,12 +94,12 @@ export function buildGateway(config: Config, options: GatewayOptions = {}): Gate
     admission: new ConnectionAdmission(config.limits),
     limits: config.limits,
   });
-  const tcp = tcpListeners(config, modules, acceptor, log);
+  const tcp = tcpListeners(config, modules, acceptor, log, tls);
   const websocket = new WebSocketListener({
-    modules, acceptor, log: log.child({ component: 'websocket' }),
+    modules, acceptor, log: log.child({ component: 'websocket' }), tls,
     maxMessageBytes: config.websocket.maxMessageBytes, pingIntervalMs: config.websocket.pingIntervalMs,
   });
-  const ports: BoundPorts = { stomp: null, mqtt: null, http: null };
+  const ports: BoundPorts = { stomp: null, mqtt: null, http: null, stompTls: null, mqttTls: null, httpTls: null };
   const startedAt = new Date();
   let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   let stopping: Promise<void> | undefined;
@@ -102,8 +114,9 @@ export function buildGateway(config: Config, options: GatewayOptions = {}): Gate
     if (!status.connected) reasons.push(`fabric not connected${status.reason ? `: ${status.reason}` : ''}`);
     if (status.blocked) reasons.push(`fabric blocked${status.reason ? `: ${status.reason}` : ' by broker flow control'}`);
     if (state === 'running') {
-      for (const [name, listener] of tcp) if (!listener.listening) reasons.push(`${name}.port listener not bound`);
+      for (const listener of tcp.values()) if (!listener.listening) reasons.push(`${listener.key} listener not bound`);
       if (config.httpPort !== null && !http.server.listening) reasons.push('httpPort listener not bound');
+      if (https && !https.listening) reasons.push('httpTlsPort listener not bound');
     }
     return { ready: reasons.length === 0, reasons };
   }
@@ -119,12 +132,13 @@ export function buildGateway(config: Config, options: GatewayOptions = {}): Gate
       startedAt: startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       fabric: { kind: fabric.kind, url: config.amqpUrl ? redactUrl(config.amqpUrl) : null, ...fabric.status() },
-      listeners: { ...ports, websocket: ports.http === null ? [] : websocket.paths() },
+      listeners: { ...ports, websocket: ports.http === null && ports.httpTls === null ? [] : websocket.paths() },
       protocols: modules.map((m) => ({ name: m.name, wsSubprotocols: m.wsSubprotocols })),
       connections: countByProtocol(registry.list().map((c) => c.protocol)),
       ready: readiness(),
     }),
   });
+  const https = tls && config.httpTlsPort !== null ? httpsServer(http, ctx, tls, websocket, acceptor) : undefined;
 
   async function start(): Promise<BoundPorts> {
     if (state !== 'new') throw new GatewayError(ErrorCode.INTERNAL, `gateway cannot start: it is ${state}`);
@@ -133,10 +147,11 @@ export function buildGateway(config: Config, options: GatewayOptions = {}): Gate
     try {
       await startFabric(fabric, config);
       if (config.httpPort !== null) ports.http = await listenHttp(http, config);
-      for (const [name, listener] of tcp) ports[name as keyof BoundPorts] = await listener.listen();
+      if (https) ports.httpTls = await listenHttps(https, http, config);
+      for (const [name, listener] of tcp) ports[name] = await listener.listen();
     } catch (err) {
       state = 'stopped';
-      await Promise.allSettled([...[...tcp.values()].map((l) => l.close()), http.close(), fabric.close()]);
+      await Promise.allSettled([...[...tcp.values()].map((l) => l.close()), http.close(), closeHttps(https), fabric.close()]);
       throw err;
     }
     state = 'running';
@@ -164,7 +179,7 @@ export function buildGateway(config: Config, options: GatewayOptions = {}): Gate
     const fabricClosed = await withTimeout(fabric.close().then(() => true), remaining(deadline));
     if (!fabricClosed) log.warn('fabric did not close within the shutdown timeout');
     (auth as Partial<ManagedAuthenticator>).close?.();
-    await withTimeout(http.close(), remaining(deadline));
+    await withTimeout(Promise.all([http.close(), closeHttps(https)]), remaining(deadline));
     await withTimeout(Promise.all(listenersClosed), remaining(deadline));
     state = 'stopped';
     log.info('stopped');
@@ -196,7 +211,11 @@ function createFabric(config: Config, log: Logger, metrics: Metrics): Fabric {
 /** fair.streams configured: every session publishes through fair-stream ingress (src/fair) */
 function withFairStreams(fabric: Fabric, config: Config, log: Logger, metrics: Metrics): Fabric {
   if (config.fair.streams.length === 0 || fabric instanceof FairFabric) return fabric;
-  const fair = new FairFabric(fabric, { streams: config.fair.streams, defaultVhost: config.auth.defaultVhost, log });
+  // on RabbitMQ the dispatchers get a connection of their own: their confirms must not queue
+  // behind the clients' publishes on shared channels
+  const dispatchFabric =
+    fabric.kind === 'amqp' && config.amqpUrl !== null ? new AmqpFabric({ url: config.amqpUrl, connectionsPerVhost: 1, log: log.child({ component: 'fair-dispatch' }) }) : undefined;
+  const fair = new FairFabric(fabric, { streams: config.fair.streams, defaultVhost: config.auth.defaultVhost, log, ...(dispatchFabric ? { dispatchFabric } : {}) });
   registerFairMetrics(metrics.registry, fair);
   return fair;
 }
@@ -222,16 +241,48 @@ async function listenHttp(http: FastifyInstance, config: Config): Promise<number
   return typeof address === 'object' && address ? address.port : port;
 }
 
-function tcpListeners(config: Config, modules: readonly ProtocolModule[], acceptor: Acceptor, log: Logger): Map<ProtocolName, TcpListener> {
-  const listeners = new Map<ProtocolName, TcpListener>();
+/** the HTTPS server for httpTlsPort: the app's routes, WSS, refusals counted as the acceptor does */
+function httpsServer(http: FastifyInstance, ctx: GatewayContext, tls: TlsSettings, websocket: WebSocketListener, acceptor: Acceptor): HttpsServer {
+  return createHttpsServer(http, {
+    ctx, tls, upgrade: websocket.handleUpgrade,
+    onRefused: (socket, reason) => acceptor.refused('http', 'wss', peerOf(socket), 'client_certificate', reason),
+  });
+}
+
+async function listenHttps(server: HttpsServer, http: FastifyInstance, config: Config): Promise<number> {
+  const port = config.httpTlsPort ?? 0;
+  await http.ready();
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(bindError(err, { key: 'httpTlsPort', flag: flagFor(['httpTlsPort']), host: config.host, port }));
+    server.once('error', onError);
+    server.listen({ host: config.host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function closeHttps(server: HttpsServer | undefined): Promise<void> {
+  if (!server?.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function tcpListeners(config: Config, modules: readonly ProtocolModule[], acceptor: Acceptor, log: Logger, tls: TlsSettings | null): Map<TcpPortName, TcpListener> {
+  const listeners = new Map<TcpPortName, TcpListener>();
   for (const module of modules) {
-    const port = TCP_PORTS[module.name]?.(config);
-    if (port === null || port === undefined) continue;
-    const key = `${module.name}.port`;
-    listeners.set(module.name, new TcpListener({
-      module, acceptor, log: log.child({ component: 'tcp', protocol: module.name }),
-      option: { key, flag: flagFor([module.name, 'port']), host: config.host, port },
-    }));
+    const spec = TCP_PROTOCOLS[module.name];
+    if (!spec) continue;
+    const { port, tlsPort } = spec.config(config);
+    const listener = (key: 'port' | 'tlsPort', value: number, secure: TlsSettings | undefined) => new TcpListener({
+      module, acceptor, tls: secure, log: log.child({ component: secure ? 'tls' : 'tcp', protocol: module.name }),
+      option: { key: `${module.name}.${key}`, flag: flagFor([module.name, key]), host: config.host, port: value },
+    });
+    if (port !== null) listeners.set(spec.plain, listener('port', port, undefined));
+    if (tls && tlsPort !== null) listeners.set(spec.tls, listener('tlsPort', tlsPort, tls));
   }
   return listeners;
 }

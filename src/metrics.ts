@@ -15,6 +15,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     registry,
     connections: new Gauge({ name: 'tributary_connections', help: 'Open client connections', labelNames: pt, registers }),
     connectionsOpened: new Counter({ name: 'tributary_connections_opened_total', help: 'Client connections accepted', labelNames: pt, registers }),
+    connectionsRefused: new Counter({
+      name: 'tributary_connections_refused_total',
+      help: 'Client connections refused before the protocol saw them (reason: rate, max_connections, max_per_address, shutdown, tls_handshake, client_certificate)',
+      labelNames: ['protocol', 'transport', 'reason'] as const,
+      registers,
+    }),
     connectionsClosed: new Counter({ name: 'tributary_connections_closed_total', help: 'Client connections closed', labelNames: ['protocol', 'transport', 'reason'] as const, registers }),
     messagesReceived: new Counter({ name: 'tributary_messages_received_total', help: 'Messages published by clients', labelNames: ['protocol'] as const, registers }),
     messagesConfirmed: new Counter({ name: 'tributary_messages_confirmed_total', help: 'Client publishes confirmed by the fabric', labelNames: ['protocol'] as const, registers }),

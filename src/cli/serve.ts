@@ -30,9 +30,11 @@ export async function serve(config: Config, io: ServeIO): Promise<number> {
   return waitForStop(gateway, config, log);
 }
 
+/** "listening stomp=61613 mqtt=1883 http=8080 [stomps=61614 mqtts=8883 https=8443] fabric=amqp"; TLS ports when tls.certFile is set */
 export function listeningLine(ports: BoundPorts, gateway: Pick<Gateway, 'ctx'>): string {
   const show = (port: number | null) => (port === null ? 'off' : String(port));
-  return `listening stomp=${show(ports.stomp)} mqtt=${show(ports.mqtt)} http=${show(ports.http)} fabric=${gateway.ctx.fabric.kind}`;
+  const tls = gateway.ctx.config.tls.certFile === null ? '' : ` stomps=${show(ports.stompTls)} mqtts=${show(ports.mqttTls)} https=${show(ports.httpTls)}`;
+  return `listening stomp=${show(ports.stomp)} mqtt=${show(ports.mqtt)} http=${show(ports.http)}${tls} fabric=${gateway.ctx.fabric.kind}`;
 }
 
 function waitForStop(gateway: Gateway, config: Config, log: Logger): Promise<number> {

@@ -92,6 +92,10 @@ function readYamlFile(file: string, label: string): Tree {
 
 function resolvePaths(config: Config, cwd: string): Config {
   if (config.auth.usersFile !== null) config.auth.usersFile = path.resolve(cwd, config.auth.usersFile);
+  for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+    const file = config.tls[key];
+    if (file !== null) config.tls[key] = path.resolve(cwd, file);
+  }
   return config;
 }
 

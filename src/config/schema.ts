@@ -21,6 +21,8 @@ export const LimitsSchema = Type.Object({
 
 export const StompSchema = Type.Object({
   port: Port,
+  /** STOMP over TLS; bound only when tls.certFile is set */
+  tlsPort: Port,
   maxFrameBytes: Bytes,
   maxHeaders: Type.Integer({ minimum: 1 }),
   maxHeaderBytes: Bytes,
@@ -33,6 +35,8 @@ export const StompSchema = Type.Object({
 
 export const MqttSchema = Type.Object({
   port: Port,
+  /** MQTT over TLS; bound only when tls.certFile is set */
+  tlsPort: Port,
   maxPacketBytes: Bytes,
   maxPacketBytesUnauthenticated: Bytes,
   maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535 }),
@@ -83,6 +87,19 @@ export const AuthSchema = Type.Object({
   ]),
 });
 
+/** One certificate for every TLS listener (STOMP, MQTT, HTTPS/WSS); no certFile: no TLS listener. */
+export const TlsSchema = Type.Object({
+  /** PEM server certificate (chain); null: TLS is off */
+  certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  /** PEM CA bundle that client certificates are verified against */
+  caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  clientCertificates: Type.Union([Type.Literal('none'), Type.Literal('request'), Type.Literal('require')]),
+  /** a verified client certificate's subject CN is the user when the client gives no username */
+  certificateUser: Type.Boolean(),
+  minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')]),
+});
+
 export const FairStreamSchema = Type.Object({
   name: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
   vhost: Type.Optional(Type.String()),
@@ -106,6 +123,8 @@ export const ConfigSchema = Type.Object({
   amqpConnections: Type.Integer({ minimum: 1, maximum: 64 }),
   host: Type.String({ minLength: 1 }),
   httpPort: Port,
+  /** the same HTTP routes and WebSocket endpoints over HTTPS/WSS; bound only when tls.certFile is set */
+  httpTlsPort: Port,
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   shutdownTimeoutMs: Type.Integer({ minimum: 100 }),
   stomp: StompSchema,
@@ -113,9 +132,11 @@ export const ConfigSchema = Type.Object({
   wamp: WampSchema,
   websocket: WebSocketSchema,
   auth: AuthSchema,
+  tls: TlsSchema,
   limits: LimitsSchema,
   fair: Type.Object({ streams: Type.Array(FairStreamSchema) }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
+export type TlsConfig = Static<typeof TlsSchema>;
 export type FairStreamConfig = Static<typeof FairStreamSchema>;

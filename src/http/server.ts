@@ -1,7 +1,10 @@
 // The HTTP side: health and readiness, Prometheus metrics, the management API and the
 // WebSocket upgrade. buildHttp() never listens (fastify's build()); the gateway does.
+// createHttpsServer() serves the same app over HTTPS (httpTlsPort) with the same limits.
 
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { fairStatusSource, registerFairRoutes } from '../fair/index.js';
@@ -12,6 +15,7 @@ import { registerConnectionRoutes } from './routes/connections.js';
 import { registerHealthRoutes, type Readiness } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerOverviewRoute } from './routes/overview.js';
+import { clientIdentity, type TlsSettings } from '../transport/tls.js';
 
 /** management requests are small; the limit guards against memory abuse (RabbitMQ CVE-2023-46118) */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -29,9 +33,20 @@ export interface HttpDeps {
   plugins?: readonly FastifyPluginAsync[];
 }
 
+/** the Node server options of both the HTTP and the HTTPS server */
+function nodeServerOptions(ctx: GatewayContext): http.ServerOptions {
+  const headersTimeout = ctx.config.websocket.handshakeTimeoutMs > 0 ? Math.min(ctx.config.websocket.handshakeTimeoutMs, 60_000) : 60_000;
+  return {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    // a client must send its request (or WebSocket upgrade) headers within the handshake timeout
+    headersTimeout,
+    requestTimeout: Math.max(30_000, headersTimeout + 1_000),
+    connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+  };
+}
+
 export function buildHttp(deps: HttpDeps): FastifyInstance {
   const { ctx } = deps;
-  const headersTimeout = ctx.config.websocket.handshakeTimeoutMs > 0 ? Math.min(ctx.config.websocket.handshakeTimeoutMs, 60_000) : 60_000;
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -39,13 +54,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     forceCloseConnections: true,
     return503OnClosing: true,
     serverFactory: (handler) => {
-      const server = http.createServer({
-        maxHeaderSize: MAX_HEADER_BYTES,
-        // a client must send its request (or WebSocket upgrade) headers within the handshake timeout
-        headersTimeout,
-        requestTimeout: Math.max(30_000, headersTimeout + 1_000),
-        connectionsCheckingInterval: Math.min(1_000, headersTimeout),
-      }, handler);
+      const server = http.createServer(nodeServerOptions(ctx), handler);
       if (deps.upgrade) server.on('upgrade', deps.upgrade);
       return server;
     },
@@ -64,4 +73,32 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.register(async (page) => registerLivePage(page, ctx));
   for (const plugin of deps.plugins ?? []) app.register(plugin);
   return app;
+}
+
+export interface HttpsDeps {
+  ctx: GatewayContext;
+  tls: TlsSettings;
+  upgrade?: ((req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  /** a client whose presented certificate failed verification (clientCertificates: request) */
+  onRefused?: ((socket: TLSSocket, reason: string) => void) | undefined;
+}
+
+/**
+ * The app's routes over HTTPS: same handler (fastify's `routing`, usable once the app is
+ * ready), same header/body limits, the WebSocket upgrade as WSS. Not listening yet.
+ */
+export function createHttpsServer(app: FastifyInstance, deps: HttpsDeps): https.Server {
+  const server = https.createServer({ ...nodeServerOptions(deps.ctx), ...deps.tls.serverOptions }, (req, res) => app.routing(req, res));
+  server.on('secureConnection', (socket) => {
+    const identity = clientIdentity(socket, deps.tls);
+    if (!('refused' in identity)) return;
+    deps.onRefused?.(socket, identity.refused);
+    socket.destroy();
+  });
+  server.on('tlsClientError', (err, socket) => {
+    deps.ctx.log.debug({ err: err.message, component: 'https' }, 'TLS handshake failed');
+    socket.destroy();
+  });
+  if (deps.upgrade) server.on('upgrade', deps.upgrade);
+  return server;
 }

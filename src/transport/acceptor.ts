@@ -1,5 +1,5 @@
-// What every listener (TCP, WebSocket) does with a new client, in one place: admission
-// (connection limits), the link, the protocol connection, the registry, metrics, and the
+// What every listener (TCP, TLS, WebSocket) does with a new client, in one place: admission
+// (connection limits and rate, refusals counted), the link, the protocol connection, the registry, metrics, and the
 // one info log line when a connection opens and when it closes. Graceful shutdown of
 // every live connection lives here too.
 
@@ -10,7 +10,7 @@ import type { ProtocolModule } from '../protocols/types.js';
 import type { ConnectionTable } from '../registry.js';
 import { describeSafely } from '../registry.js';
 import type { Peer } from '../auth/types.js';
-import type { ConnectionAdmission } from './admission.js';
+import type { ConnectionAdmission, Refusal, RefusalKind } from './admission.js';
 import { Link, type LinkCloseInfo, type LinkIo } from './link.js';
 import { formatPeer } from './peer.js';
 import type { ProtocolConnection, TransportKind } from './types.js';
@@ -48,18 +48,31 @@ export class Acceptor {
     this.deps.admission.close(reason);
   }
 
-  /** why a client from this peer would be refused now (checked before a WebSocket handshake) */
-  refusal(peer: Peer): string | undefined {
-    return this.deps.admission.refusal(peer.address);
+  /**
+   * The first look at a new client, before a TLS handshake or WebSocket upgrade: the count
+   * limits and one token of the address's connection rate. A refusal is counted and logged
+   * here; the transport closes the socket (or refuses the upgrade).
+   */
+  knock(protocol: string, transport: TransportKind, peer: Peer): Refusal | undefined {
+    const refusal = this.deps.admission.knock(peer.address);
+    if (refusal !== undefined) this.refused(protocol, transport, peer, refusal.kind, refusal.reason);
+    return refusal;
+  }
+
+  /** a client the transport turned away itself (failed TLS handshake, bad client certificate) */
+  refused(protocol: string, transport: TransportKind, peer: Peer, kind: RefusalKind | 'tls_handshake' | 'client_certificate', reason: string): void {
+    const { log, metrics } = this.deps;
+    metrics.connectionsRefused.inc({ protocol, transport, reason: kind });
+    if (kind !== 'tls_handshake' && kind !== 'client_certificate') metrics.errors.inc({ protocol, code: ErrorCode.LIMIT_EXCEEDED });
+    log.debug({ protocol, transport, peer: formatPeer(peer), reason }, 'connection refused');
   }
 
   open(module: ProtocolModule, io: LinkIo, client: NewClient): OpenResult {
     const { log, metrics, registry, admission, limits } = this.deps;
     const admission_ = admission.admit(client.peer.address);
     if (!admission_.admitted) {
-      metrics.errors.inc({ protocol: module.name, code: ErrorCode.LIMIT_EXCEEDED });
-      log.debug({ protocol: module.name, transport: client.transport, peer: formatPeer(client.peer), reason: admission_.reason }, 'connection refused');
-      return { refused: admission_.reason };
+      this.refused(module.name, client.transport, client.peer, admission_.refusal.kind, admission_.refusal.reason);
+      return { refused: admission_.refusal.reason };
     }
     const link = new Link(io, {
       id: `${module.name}-${++this.counter}`,

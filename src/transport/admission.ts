@@ -1,12 +1,22 @@
 // Connection limits shared by every listener: a total cap and a cap per remote address.
-// A refused client is simply closed (TCP) or refused in the handshake (WebSocket).
+// A refused client is simply closed (TCP, before the TLS handshake) or refused in the
+// handshake (WebSocket). knock() is the first look at a new client; admit() counts the
+// connection once the transport has it (TLS handshake or WebSocket upgrade done).
 
 export interface AdmissionLimits {
   maxConnections: number;
   maxConnectionsPerAddress: number;
 }
 
-export type Admission = { admitted: true; release: () => void } | { admitted: false; reason: string };
+/** why a client was refused, as the metric label tributary_connections_refused_total{reason} */
+export type RefusalKind = 'shutdown' | 'max_connections' | 'max_per_address';
+
+export interface Refusal {
+  kind: RefusalKind;
+  reason: string;
+}
+
+export type Admission = { admitted: true; release: () => void } | { admitted: false; refusal: Refusal };
 
 export class ConnectionAdmission {
   private total = 0;
@@ -24,20 +34,25 @@ export class ConnectionAdmission {
     this.closedReason = reason;
   }
 
-  /** why a client from this address would be refused now, or undefined */
-  refusal(address: string): string | undefined {
-    if (this.closedReason !== undefined) return this.closedReason;
-    if (this.total >= this.limits.maxConnections) return `connection limit ${this.limits.maxConnections} reached`;
+  /** why a client from this address would be refused now by the count limits, or undefined */
+  refusal(address: string): Refusal | undefined {
+    if (this.closedReason !== undefined) return { kind: 'shutdown', reason: this.closedReason };
+    if (this.total >= this.limits.maxConnections) return { kind: 'max_connections', reason: `connection limit ${this.limits.maxConnections} reached` };
     const fromAddress = this.perAddress.get(address) ?? 0;
     if (fromAddress >= this.limits.maxConnectionsPerAddress) {
-      return `connection limit per address ${this.limits.maxConnectionsPerAddress} reached for ${address}`;
+      return { kind: 'max_per_address', reason: `connection limit per address ${this.limits.maxConnectionsPerAddress} reached for ${address}` };
     }
     return undefined;
   }
 
+  /** a new client arrives */
+  knock(address: string): Refusal | undefined {
+    return this.refusal(address);
+  }
+
   admit(address: string): Admission {
-    const reason = this.refusal(address);
-    if (reason !== undefined) return { admitted: false, reason };
+    const refusal = this.refusal(address);
+    if (refusal !== undefined) return { admitted: false, refusal };
     this.total++;
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     let released = false;

@@ -3,7 +3,9 @@
 //   one the client offers that some protocol serves;
 // - /stomp, /mqtt, /wamp: fixed protocol; a subprotocol the client offers is still negotiated;
 // - an unknown path is refused with 404, an unusable subprotocol with 400, a full house or a
-//   stopping gateway with 503, all in the handshake.
+//   stopping gateway with 503, all in the handshake;
+// - on the HTTPS server the same endpoints are WSS: the link says 'wss' and carries the
+//   verified client certificate's CN (see tls.ts).
 // Each WebSocket message is one onData(Buffer); send(string) is a text frame, send(Buffer) a
 // binary one. The server pings every pingIntervalMs; a peer silent for a whole interval is cut.
 // The handshake timeout is enforced by the HTTP server (headersTimeout, see http/server.ts).
@@ -11,6 +13,7 @@
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
@@ -18,6 +21,7 @@ import type { ProtocolModule } from '../protocols/types.js';
 import type { Acceptor } from './acceptor.js';
 import type { Link, LinkIo } from './link.js';
 import { formatPeer, peerOf } from './peer.js';
+import { clientIdentity, type TlsSettings } from './tls.js';
 
 const END_GRACE_MS = 5_000;
 
@@ -27,9 +31,11 @@ export interface WebSocketListenerOptions {
   maxMessageBytes: number;
   pingIntervalMs: number;
   log: Logger;
+  /** TLS settings of the HTTPS server, for the client certificate of a WSS connection */
+  tls?: TlsSettings | null | undefined;
 }
 
-type Route = { module: ProtocolModule; subprotocol: string | undefined } | { status: 400 | 404 | 503; reason: string };
+type Route = { module: ProtocolModule; subprotocol: string | undefined; certificateCN?: string | undefined } | { status: 400 | 403 | 404 | 503; reason: string };
 
 interface Tracked {
   link: Link;
@@ -71,7 +77,7 @@ export class WebSocketListener {
       return;
     }
     this.chosen.set(req, route.subprotocol);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, route.module, socket as Socket));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, route.module, socket as Socket, route.certificateCN));
   };
 
   /** refuse new handshakes and stop pinging; open connections are shut down by the acceptor */
@@ -86,8 +92,19 @@ export class WebSocketListener {
     const route = path === '/ws' ? this.routeBySubprotocol(offered) : this.routeByPath(path, offered);
     if ('status' in route) return route;
     if (this.stopping) return { status: 503, reason: 'server shutting down' };
-    const refusal = this.opts.acceptor.refusal(peerOf(req.socket));
-    return refusal === undefined ? route : { status: 503, reason: refusal };
+    const secure = isSecure(req.socket);
+    let certificateCN: string | undefined;
+    if (secure && this.opts.tls) {
+      const identity = clientIdentity(req.socket as TLSSocket, this.opts.tls);
+      if ('refused' in identity) {
+        this.opts.acceptor.refused(route.module.name, 'wss', peerOf(req.socket), 'client_certificate', identity.refused);
+        return { status: 403, reason: 'client certificate not accepted' };
+      }
+      certificateCN = identity.certificateCN;
+    }
+    const refusal = this.opts.acceptor.knock(route.module.name, secure ? 'wss' : 'ws', peerOf(req.socket));
+    if (refusal === undefined) return { ...route, certificateCN };
+    return { status: 503, reason: refusal.reason };
   }
 
   private routeBySubprotocol(offered: string[]): Route {
@@ -108,10 +125,11 @@ export class WebSocketListener {
     return { status: 400, reason: `${path} serves subprotocols ${module.wsSubprotocols.join(', ')}` };
   }
 
-  private accept(ws: WebSocket, module: ProtocolModule, socket: Socket): void {
+  private accept(ws: WebSocket, module: ProtocolModule, socket: Socket, certificateCN: string | undefined): void {
     ws.binaryType = 'nodebuffer';
     const peer = peerOf(socket);
-    const result = this.opts.acceptor.open(module, webSocketIo(ws), { transport: 'ws', peer, subprotocol: ws.protocol || undefined });
+    const client = { transport: isSecure(socket) ? 'wss' as const : 'ws' as const, peer, subprotocol: ws.protocol || undefined, certificateCN };
+    const result = this.opts.acceptor.open(module, webSocketIo(ws), client);
     if ('refused' in result) {
       ws.close(1013, 'try again later');
       return;
@@ -146,6 +164,10 @@ export class WebSocketListener {
       ws.ping();
     }
   }
+}
+
+function isSecure(socket: Socket | Duplex): boolean {
+  return (socket as Partial<TLSSocket>).encrypted === true;
 }
 
 function toBuffer(data: RawData): Buffer {
