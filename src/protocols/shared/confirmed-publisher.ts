@@ -1,7 +1,10 @@
 // Publishing for a client session: counts and times every publish, keeps the number of
-// unconfirmed publishes bounded (`window`), and knows when everything published so far has
-// settled — what a protocol acknowledgement must wait for (STOMP RECEIPT, MQTT PUBACK, WAMP
+// unconfirmed publishes bounded (`window`), waits while the fabric is not writable (broker
+// blocked, its confirm window full, broker down), and knows when everything published so far
+// has settled — what a protocol acknowledgement must wait for (STOMP RECEIPT, MQTT PUBACK, WAMP
 // PUBLISHED are sent only after the fabric's confirm, and in the order the client asked).
+// A reader that awaits roomAvailable() before each publish-type frame stops handling frames,
+// and so (with ReaderThrottle) stops reading the socket, instead of piling up publishes.
 
 import type { FabricMessage, FabricSession, PublishOptions } from '../../fabric/types.js';
 import type { Metrics } from '../../metrics.js';
@@ -17,7 +20,7 @@ export class ConfirmedPublisher {
   private readonly latency: { observe(seconds: number): void };
 
   constructor(
-    private readonly session: Pick<FabricSession, 'publish'>,
+    private readonly session: Pick<FabricSession, 'publish' | 'writable' | 'onWritable'>,
     metrics: Metrics,
     protocol: ProtocolName,
     /** most publishes awaiting their confirm at once */
@@ -33,10 +36,27 @@ export class ConfirmedPublisher {
     return this.count;
   }
 
-  /** Resolves once fewer than `window` publishes are outstanding. */
-  roomAvailable(): Promise<void> {
-    if (this.count < this.window) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** Resolves once fewer than `window` publishes are outstanding and the fabric is writable. */
+  async roomAvailable(): Promise<void> {
+    for (;;) {
+      if (this.count >= this.window) await new Promise<void>((resolve) => this.waiters.push(resolve));
+      else if (!this.session.writable) await this.writable();
+      else return;
+    }
+  }
+
+  private writable(): Promise<void> {
+    return new Promise((resolve) => {
+      const stop = this.session.onWritable(() => {
+        stop();
+        resolve();
+      });
+      // it may have become writable between the check and the subscription
+      if (this.session.writable) {
+        stop();
+        resolve();
+      }
+    });
   }
 
   /** Settles (never rejects) when every publish made before this call has settled. */

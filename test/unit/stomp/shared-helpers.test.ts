@@ -171,6 +171,27 @@ describe('UNIT: ConfirmedPublisher', () => {
   });
 });
 
+describe('UNIT: ConfirmedPublisher and an unwritable fabric', () => {
+  it('roomAvailable waits while the fabric session is not writable', async () => {
+    const listeners = new Set<() => void>();
+    const session = {
+      writable: false,
+      onWritable: (l: () => void) => (listeners.add(l), () => void listeners.delete(l)),
+      publish: async () => undefined,
+    };
+    const p = new ConfirmedPublisher(session, createMetrics({ defaultMetrics: false }), 'stomp');
+    let room = false;
+    const waiting = p.roomAvailable().then(() => (room = true));
+    await new Promise((r) => setImmediate(r));
+    expect(room).toBe(false);
+    session.writable = true;
+    for (const l of [...listeners]) l();
+    await waiting;
+    expect(room).toBe(true);
+    expect(listeners.size).toBe(0);
+  });
+});
+
 describe('UNIT: topic subscription queues', () => {
   it('transient queues are exclusive and bound; durable ones are named stably', async () => {
     const fabric = new EmbeddedFabric();
