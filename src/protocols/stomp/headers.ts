@@ -24,6 +24,9 @@ const integer = (min: number, max: number): Codec => ({
   format: (v: number) => String(v),
 });
 
+/** the longest per-message TTL RabbitMQ takes (2^32 − 1 ms, about 49.7 days) */
+export const MAX_TTL_MS = 4_294_967_295;
+
 /** STOMP header → AMQP property. `persistent` is special: true ⇄ deliveryMode 2. */
 export const PROPERTY_HEADERS = {
   'content-type': { property: 'contentType', codec: text },
@@ -44,7 +47,7 @@ export const PROPERTY_HEADERS = {
   'reply-to': { property: 'replyTo', codec: { parse: (t: string) => t, format: (v: string) => (isDestinationText(v) ? v : `/reply-queue/${v}`) } },
   expiration: {
     property: 'expiration',
-    codec: { parse: (t: string, name: string) => String(integer(0, Number.MAX_SAFE_INTEGER).parse(t, name)), format: (v: string) => v },
+    codec: { parse: (t: string, name: string) => String(integer(0, MAX_TTL_MS).parse(t, name)), format: (v: string) => v },
   },
   'amqp-message-id': { property: 'messageId', codec: text },
   timestamp: { property: 'timestamp', codec: integer(0, Number.MAX_SAFE_INTEGER) },
@@ -68,7 +71,7 @@ export interface SendOptions {
 
 /**
  * SEND frame → fabric message. ActiveMQ's `expires` (absolute epoch ms, 0 = never) becomes a
- * per-message TTL; returns null when it has already passed (the message is dropped).
+ * per-message TTL (at most MAX_TTL_MS); returns null when it has already passed (dropped).
  */
 export function toFabricMessage(headers: FrameHeaders, body: Buffer, opts: SendOptions): FabricMessage | null {
   const properties: MessageProperties = {};
@@ -86,7 +89,7 @@ export function toFabricMessage(headers: FrameHeaders, body: Buffer, opts: SendO
   if (expires !== undefined && expires !== '0' && properties.expiration === undefined) {
     const at = integer(0, Number.MAX_SAFE_INTEGER).parse(expires, 'expires') as number;
     if (at <= opts.now) return null;
-    properties.expiration = String(at - opts.now);
+    properties.expiration = String(Math.min(at - opts.now, MAX_TTL_MS));
   }
   if (Object.keys(amqpHeaders).length > 0) properties.headers = amqpHeaders;
   return { body, properties };

@@ -57,6 +57,7 @@ describe('UNIT: STOMP header mapping', () => {
     ['priority', 'high'],
     ['persistent', 'yes'],
     ['expiration', 'soon'],
+    ['expiration', '4294967296'],
     ['timestamp', '1.5'],
     ['expires', 'tomorrow'],
   ])('%s:%s is refused with a clear error', (name, value) => {
@@ -67,6 +68,8 @@ describe('UNIT: STOMP header mapping', () => {
     expect(toFabricMessage(h({ expires: String(NOW + 5000) }), Buffer.alloc(0), { now: NOW })?.properties.expiration).toBe('5000');
     expect(toFabricMessage(h({ expires: String(NOW) }), Buffer.alloc(0), { now: NOW })).toBeNull();
     expect(toFabricMessage(h({ expires: '0' }), Buffer.alloc(0), { now: NOW })?.properties.expiration).toBeUndefined();
+    // far in the future: RabbitMQ's longest TTL
+    expect(toFabricMessage(h({ expires: String(NOW + 10 ** 13) }), Buffer.alloc(0), { now: NOW })?.properties.expiration).toBe('4294967295');
     // an explicit expiration wins
     expect(toFabricMessage(h({ expires: String(NOW + 5000), expiration: '10' }), Buffer.alloc(0), { now: NOW })?.properties.expiration).toBe('10');
   });
