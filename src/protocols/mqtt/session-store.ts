@@ -50,15 +50,15 @@ export class SessionStateStore {
     return sessionStateQueueName(this.clientId);
   }
 
-  /** The stored session, or undefined when there is none. Keeps holding it while connected. */
-  async open(): Promise<StoredSubscription[] | undefined> {
-    let messageCount: number;
-    try {
-      ({ messageCount } = await this.fabric.checkQueue(this.queue));
-    } catch (err) {
-      if (isGatewayError(err, ErrorCode.NOT_FOUND)) return undefined;
-      throw err;
-    }
+  /**
+   * The stored session, or undefined when there is none. Keeps holding it while connected.
+   * `persistent`: the new connection's session outlives it, so the queue is declared (a queue
+   * that exists answers with its one state message, a new one is empty) instead of a passive
+   * check whose 404 costs RabbitMQ a channel.
+   */
+  async open(persistent: boolean): Promise<StoredSubscription[] | undefined> {
+    const messageCount = persistent ? await this.declareOrKeep() : await this.existingCount();
+    if (messageCount === undefined || (persistent && messageCount === 0)) return undefined;
     this.declared = true;
     this.awaiting = messageCount;
     const first = messageCount > 0 ? new Promise<StoredState | undefined>((resolve) => (this.firstState = resolve)) : undefined;
@@ -70,12 +70,44 @@ export class SessionStateStore {
     return state?.subscriptions ?? [];
   }
 
+  /** declare the state queue; one declared before with another expiry is kept as it is */
+  private async declareOrKeep(): Promise<number> {
+    try {
+      const { messageCount } = await this.fabric.declareQueue(this.queue, this.queueOptions());
+      this.declared = true;
+      return messageCount;
+    } catch (err) {
+      if (!isGatewayError(err, ErrorCode.PRECONDITION_FAILED)) throw err;
+      this.declared = true;
+      return (await this.fabric.checkQueue(this.queue)).messageCount;
+    }
+  }
+
+  private async existingCount(): Promise<number | undefined> {
+    try {
+      return (await this.fabric.checkQueue(this.queue)).messageCount;
+    } catch (err) {
+      if (isGatewayError(err, ErrorCode.NOT_FOUND)) return undefined;
+      throw err;
+    }
+  }
+
+  private queueOptions() {
+    return { durable: true, arguments: { 'x-max-length': 1, 'x-expires': this.expiryMs } };
+  }
+
+  /**
+   * Clean Start: delete a stored session of this client id, if any. Answers whether there was
+   * one (its queue held the state message). No passive check: delete is idempotent.
+   */
+  async discardIfPresent(): Promise<boolean> {
+    const { messageCount } = await this.fabric.deleteQueue(this.queue);
+    return messageCount > 0;
+  }
+
   /** Replace the stored subscriptions; resolves once the broker has the new state. */
   async save(subscriptions: StoredSubscription[]): Promise<void> {
-    if (!this.declared) {
-      await this.fabric.declareQueue(this.queue, { durable: true, arguments: { 'x-max-length': 1, 'x-expires': this.expiryMs } });
-      this.declared = true;
-    }
+    if (!this.declared) await this.declareOrKeep();
     if (this.consumer === undefined) await this.startConsuming();
     this.seq = Math.max(this.seq, this.held?.state.seq ?? 0) + 1;
     const state: StoredState = { v: 1, seq: this.seq, subscriptions };

@@ -202,16 +202,17 @@ export class Subscriptions {
 
   private async declareSessionQueue(): Promise<void> {
     const { expiryMs } = this.opts;
-    if (expiryMs !== undefined && (await this.queueExists())) return; // keep it as it is: no 406 over changed arguments
-    const opts: QueueOptions =
-      expiryMs === undefined
-        ? { exclusive: true }
-        : { durable: true, arguments: { 'x-expires': expiryMs, 'x-max-length': this.opts.maxQueuedMessages } };
+    const persistent = expiryMs !== undefined;
+    const opts: QueueOptions = persistent
+      ? { durable: true, arguments: { 'x-expires': expiryMs, 'x-max-length': this.opts.maxQueuedMessages } }
+      : { exclusive: true };
     try {
       await this.opts.fabric.declareQueue(this.queue, opts);
     } catch (err) {
-      // a leftover of an earlier session of another kind: replace it
       if (!isGatewayError(err, ErrorCode.PRECONDITION_FAILED) && !isGatewayError(err, ErrorCode.RESOURCE_LOCKED)) throw err;
+      // persistent: declared earlier with another expiry or length: keep it (and its messages) as it is
+      if (persistent && isGatewayError(err, ErrorCode.PRECONDITION_FAILED)) return;
+      // clean: a leftover of an earlier session of another kind: replace it
       await this.opts.fabric.deleteQueue(this.queue);
       await this.opts.fabric.declareQueue(this.queue, opts);
     }

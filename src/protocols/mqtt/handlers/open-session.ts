@@ -52,8 +52,12 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   const store = new SessionStateStore(fabric, clientId, Math.max(1, expiryMs));
   s.stateStore = store;
   let stored: StoredSubscription[] | undefined;
-  if (opts.cleanStart) await discardStoredSession(s, store);
-  else stored = await store.open();
+  if (opts.cleanStart) {
+    // [MQTT-3.1.2-4] an earlier session of this client id ends here
+    if (await store.discardIfPresent()) await fabric.deleteQueue(sessionQueueName(clientId));
+  } else {
+    stored = await store.open(s.sessionExpiry > 0);
+  }
   s.persistentAtConnect = stored !== undefined || s.sessionExpiry > 0;
 
   const window = Math.min(limits.maxInflightPerSession, s.client.receiveMaximum);
@@ -86,19 +90,6 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   s.send(connack(s, stored !== undefined, opts));
   s.logOnce({ version: s.version, clean: opts.cleanStart, expiry: s.sessionExpiry, sessionPresent: stored !== undefined }, 'mqtt client connected');
   s.connected();
-}
-
-/** Clean Start: an earlier session of this client id ends here [MQTT-3.1.2-4] */
-async function discardStoredSession(s: MqttSession, store: SessionStateStore): Promise<void> {
-  const fabric = s.fabric as NonNullable<typeof s.fabric>;
-  try {
-    await fabric.checkQueue(store.queue);
-  } catch (err) {
-    if (isGatewayError(err, ErrorCode.NOT_FOUND)) return;
-    throw err;
-  }
-  await store.discard();
-  await fabric.deleteQueue(sessionQueueName(s.clientId as string));
 }
 
 function fromStored(st: StoredSubscription): Subscription {
