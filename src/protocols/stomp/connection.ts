@@ -7,7 +7,7 @@
 import { ErrorCode, GatewayError } from '../../errors.js';
 import type { ClientLink, ConnectionDescription, ProtocolConnection } from '../../transport/types.js';
 import type { GatewayContext } from '../types.js';
-import { CoalescingWriter } from '../shared/coalescing-writer.js';
+import { BatchedWriter } from '../shared/batched-writer.js';
 import { startDeadline, type Deadline } from '../shared/deadline.js';
 import { Heartbeat } from '../shared/heartbeat.js';
 import { ReaderThrottle } from '../shared/reader-throttle.js';
@@ -28,7 +28,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
   private readonly throttle: ReaderThrottle;
   private readonly queue: SerialQueue<QueuedEvent>;
   private readonly deadline: Deadline;
-  private readonly writer: CoalescingWriter;
+  private readonly writer: BatchedWriter;
   private heartbeat: Heartbeat | undefined;
 
   constructor(
@@ -39,7 +39,7 @@ export class StompConnection implements ProtocolConnection, SessionWire {
     const { maxFrameBytes, maxHeaders, maxHeaderBytes } = ctx.config.stomp;
     this.parser = new StompParser({ maxFrameBytes, maxHeaders, maxHeaderBytes });
     this.throttle = new ReaderThrottle(link);
-    this.writer = new CoalescingWriter(link);
+    this.writer = new BatchedWriter(link);
     this.session = new StompSession(ctx, link, shared, this, this.throttle);
     this.queue = new SerialQueue<QueuedEvent>({
       handle: (event) => (event.kind === 'frame' ? this.session.handle(event.frame) : Promise.resolve(this.session.fail(event.error))),
@@ -68,13 +68,9 @@ export class StompConnection implements ProtocolConnection, SessionWire {
 
   // ---- SessionWire: writing -----------------------------------------------------------------
 
-  send(frame: OutgoingFrame): boolean {
+  send(frame: OutgoingFrame, afterWritten?: () => void): void {
     this.heartbeat?.noteWrite();
-    return this.writer.write(serializeFrame(frame, this.session.version));
-  }
-
-  afterDrain(fn: () => void): void {
-    this.writer.afterDrain(fn);
+    this.writer.write(serializeFrame(frame, this.session.version), afterWritten);
   }
 
   connected(version: StompVersion, plan: HeartbeatPlan): void {
@@ -97,7 +93,8 @@ export class StompConnection implements ProtocolConnection, SessionWire {
 
   end(): void {
     this.queue.stop();
-    this.writer.end();
+    this.writer.flush();
+    this.link.end();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -106,12 +103,13 @@ export class StompConnection implements ProtocolConnection, SessionWire {
     this.deadline.cancel();
     this.heartbeat?.stop();
     this.queue.stop();
+    this.writer.discard();
     this.throttle.close();
     void this.session.close();
   }
 
   async shutdown(reason: string): Promise<void> {
-    if (!this.session.open) return this.writer.end();
+    if (!this.session.open) return this.end();
     await this.session.live?.publisher.settled();
     this.session.fail(new GatewayError(ErrorCode.SHUTTING_DOWN, 'server shutting down', { detail: reason, fatal: true }));
   }

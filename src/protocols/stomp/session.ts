@@ -47,8 +47,8 @@ const HANDLERS: Record<ClientCommand, Handler> = {
 
 /** What the session needs from its connection (the only writer to the link). */
 export interface SessionWire {
-  send(frame: OutgoingFrame): boolean;
-  afterDrain(fn: () => void): void;
+  /** queue a frame; `afterWritten` runs once its bytes were handed to the socket */
+  send(frame: OutgoingFrame, afterWritten?: () => void): void;
   /** the client is authenticated: release frames held behind CONNECT, start heart-beats */
   connected(version: StompVersion, heartbeat: HeartbeatPlan): void;
   /** flush what was written, then close */
@@ -182,12 +182,8 @@ export class StompSession implements SubscriptionHost {
     return parts.length === 3 && parts[1] === this.id && Number.isInteger(n) && n > 0 && n <= this.messageCounter;
   }
 
-  writeMessage(headers: Array<[string, string]>, body: Buffer): boolean {
-    return this.wire.send({ command: 'MESSAGE', headers, body });
-  }
-
-  afterDrain(fn: () => void): void {
-    this.wire.afterDrain(fn);
+  writeMessage(headers: Array<[string, string]>, body: Buffer, afterWritten?: () => void): void {
+    this.wire.send({ command: 'MESSAGE', headers, body }, afterWritten);
   }
 
   nextMessageId(subscriptionId: string): string {

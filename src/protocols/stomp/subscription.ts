@@ -1,7 +1,8 @@
 // One SUBSCRIBE: a fabric consumer on the subscription's queue, turned into MESSAGE frames.
 // Every mode consumes with acks and a prefetch bound (never no-ack without a bound):
-// - auto: acked once the transport has taken the bytes (at once, or when the socket drains),
-//   so a slow socket holds at most `prefetch` messages and never stalls anyone else;
+// - auto: acked once the bytes were handed to the socket (after the loop turn's batch went out,
+//   or once the socket drained), so a slow socket holds at most `prefetch` messages and never
+//   stalls anyone else;
 // - client: acked when the client ACKs, cumulatively (everything up to that message);
 // - client-individual: acked message by message.
 // Deliveries may come from another subscription of the same queue (message groups, selectors:
@@ -22,10 +23,8 @@ export type AckMode = 'auto' | 'client' | 'client-individual';
 /** What a subscription needs from its session. */
 export interface SubscriptionHost {
   readonly version: StompVersion;
-  /** write a MESSAGE; false when the client is backed up */
-  writeMessage(headers: Array<[string, string]>, body: Buffer): boolean;
-  /** run once the client's socket has drained */
-  afterDrain(fn: () => void): void;
+  /** write a MESSAGE; `afterWritten` runs once the socket has taken its bytes */
+  writeMessage(headers: Array<[string, string]>, body: Buffer, afterWritten?: () => void): void;
   nextMessageId(subscriptionId: string): string;
   /** the session's ack-id index (ACK/NACK find their subscription through it) */
   track(ackId: string, sub: Subscription): void;
@@ -108,16 +107,11 @@ export class Subscription implements DispatchMember {
       ack: needsAck && this.host.version === '1.2' ? messageId : undefined,
       destination: this.spec.destinationOverride,
     });
-    const written = this.host.writeMessage(headers, delivery.body);
     this.host.delivered();
-    if (needsAck) {
-      this.pending.set(messageId, { delivery, settler, foreign });
-      this.host.track(messageId, this);
-    } else if (written) {
-      settler.ack();
-    } else {
-      this.host.afterDrain(() => settler.ack());
-    }
+    if (!needsAck) return this.host.writeMessage(headers, delivery.body, () => settler.ack());
+    this.pending.set(messageId, { delivery, settler, foreign });
+    this.host.track(messageId, this);
+    this.host.writeMessage(headers, delivery.body);
   }
 
   /** ACK: cumulative in client mode (STOMP 1.2 §SUBSCRIBE ack Header); false if unknown */

@@ -3,7 +3,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { EmbeddedFabric } from '../../../src/fabric/embedded/index.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { AuthorizationCache } from '../../../src/protocols/shared/authorization-cache.js';
-import { CoalescingWriter } from '../../../src/protocols/shared/coalescing-writer.js';
 import { ConfirmedPublisher } from '../../../src/protocols/shared/confirmed-publisher.js';
 import { startDeadline } from '../../../src/protocols/shared/deadline.js';
 import { Heartbeat } from '../../../src/protocols/shared/heartbeat.js';
@@ -58,57 +57,6 @@ describe('UNIT: SerialQueue', () => {
     q.push(4);
     await new Promise((r) => setImmediate(r));
     expect(handled).toEqual([1, 2]);
-  });
-});
-
-describe('UNIT: CoalescingWriter', () => {
-  function fakeLink(acceptUpTo: number) {
-    const sent: string[] = [];
-    const drains: Array<() => void> = [];
-    return {
-      sent,
-      drains,
-      closed: false,
-      ended: false,
-      send(data: Buffer | string) {
-        sent.push(data.toString());
-        return sent.join('').length <= acceptUpTo;
-      },
-      onDrain(fn: () => void) {
-        drains.push(fn);
-      },
-      end() {
-        this.ended = true;
-      },
-    };
-  }
-
-  it('one send per loop turn, in order; a batch never exceeds its bound', async () => {
-    const link = fakeLink(1000);
-    const w = new CoalescingWriter(link, 8);
-    expect(w.write(Buffer.from('abc'))).toBe(true);
-    w.write(Buffer.from('def'));
-    w.write(Buffer.from('ghi')); // would make 9 > 8: the first batch goes now
-    expect(link.sent).toEqual(['abcdef']);
-    await new Promise((r) => setImmediate(r));
-    expect(link.sent).toEqual(['abcdef', 'ghi']);
-  });
-
-  it('reports back-pressure until the link drains; end() flushes first', async () => {
-    const link = fakeLink(4);
-    const w = new CoalescingWriter(link);
-    w.write(Buffer.from('12345'));
-    w.flush();
-    expect(w.write(Buffer.from('6'))).toBe(false);
-    let drained = false;
-    w.afterDrain(() => (drained = true));
-    expect(link.sent).toEqual(['12345', '6']);
-    for (const d of link.drains.splice(0)) d();
-    expect(drained).toBe(true);
-    expect(w.write(Buffer.from('7'))).toBe(true);
-    w.end();
-    expect(link.sent.at(-1)).toBe('7');
-    expect(link.ended).toBe(true);
   });
 });
 
