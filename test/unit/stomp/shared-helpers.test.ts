@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { EmbeddedFabric } from '../../../src/fabric/embedded/index.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { AuthorizationCache } from '../../../src/protocols/shared/authorization-cache.js';
+import { BatchedWriter } from '../../../src/protocols/shared/batched-writer.js';
 import { ConfirmedPublisher } from '../../../src/protocols/shared/confirmed-publisher.js';
 import { startDeadline } from '../../../src/protocols/shared/deadline.js';
 import { Heartbeat } from '../../../src/protocols/shared/heartbeat.js';
@@ -57,6 +58,58 @@ describe('UNIT: SerialQueue', () => {
     q.push(4);
     await new Promise((r) => setImmediate(r));
     expect(handled).toEqual([1, 2]);
+  });
+});
+
+describe('UNIT: BatchedWriter', () => {
+  function fakeLink(acceptUpTo: number) {
+    const sent: string[] = [];
+    const drains: Array<() => void> = [];
+    return {
+      sent,
+      drains,
+      closed: false,
+      send(data: Buffer | string) {
+        sent.push(data.toString());
+        return sent.join('').length <= acceptUpTo;
+      },
+      onDrain(fn: () => void) {
+        drains.push(fn);
+      },
+    };
+  }
+
+  it('one send per loop turn, in order; afterFlush runs once the batch reached the link', async () => {
+    const link = fakeLink(1000);
+    const w = new BatchedWriter(link, 8);
+    const flushed: string[] = [];
+    w.write(Buffer.from('abc'), () => flushed.push('abc'));
+    w.write(Buffer.from('de'));
+    expect(link.sent).toEqual([]);
+    expect(flushed).toEqual([]);
+    w.write(Buffer.from('fgh')); // 8 bytes waiting: sent at once
+    expect(link.sent).toEqual(['abcdefgh']);
+    expect(flushed).toEqual(['abc']);
+    w.write(Buffer.from('i'));
+    await new Promise((r) => setImmediate(r));
+    expect(link.sent).toEqual(['abcdefgh', 'i']);
+  });
+
+  it('when the link is backed up, afterFlush waits for the drain', () => {
+    const link = fakeLink(3);
+    const w = new BatchedWriter(link);
+    let acked = false;
+    w.write(Buffer.from('12345'), () => (acked = true));
+    w.flush();
+    expect(w.congested).toBe(true);
+    expect(acked).toBe(false);
+    for (const d of link.drains.splice(0)) d();
+    expect(acked).toBe(true);
+    expect(w.congested).toBe(false);
+    w.write(Buffer.from('lost'), () => (acked = false));
+    w.discard();
+    expect(link.sent).toEqual(['12345']);
+    expect(acked).toBe(true);
   });
 });
 
