@@ -12,6 +12,7 @@
 // consumer is cancelled, so that its x-expires can run, and it is forgotten unless it still
 // holds messages. Its publisher's next message comes with an announcement (see ingress.ts),
 // which brings the dispatcher back.
+import { performance } from 'node:perf_hooks';
 import { ErrorCode, isGatewayError } from '../errors.js';
 import type { Consumer, Delivery, FabricSession } from '../fabric/types.js';
 import type { Logger } from '../log.js';
@@ -58,6 +59,8 @@ interface Pending {
   delivery: Delivery;
   /** the order the dispatcher received it in; a refused message goes back to its place */
   seq: number;
+  /** when its publish into the output queue started (performance.now()) */
+  sentAt: number;
 }
 
 export interface BacklogEntry {
@@ -74,6 +77,8 @@ export interface DispatcherStatus {
   outputFull: boolean;
   outputRefusals: number;
   held: number;
+  /** moving average of the time from publish to confirm into the output queue, ms */
+  outputConfirmMs: number;
   backlogTop: BacklogEntry[];
   intake: { sorted: number; dropped: number } | null;
 }
@@ -88,6 +93,7 @@ export class Dispatcher {
   private readonly depth = new Map<string, number>();
   private readonly gate: OutputGate;
   private inFlight = 0;
+  private confirmMs = 0;
   private paused: NodeJS.Timeout | null = null;
   private redeclaring = false;
   private seq = 0;
@@ -115,6 +121,7 @@ export class Dispatcher {
       window: opts.tuning.outputWindow,
       minWaitMs: opts.tuning.fullRetryMinMs,
       maxWaitMs: opts.tuning.fullRetryMaxMs,
+      inFlight: () => this.inFlight,
       onChange: () => this.pump(),
       onError: (err) => this.logError(err, 'fair: cannot check the output queue'),
     });
@@ -166,6 +173,7 @@ export class Dispatcher {
       outputFull: this.gate.full,
       outputRefusals: this.gate.refusals,
       held,
+      outputConfirmMs: Math.round(this.confirmMs * 10) / 10,
       backlogTop: this.backlogTop(),
       intake: this.intake === null ? null : { sorted: this.intake.sorted, dropped: this.intake.dropped },
     };
@@ -217,7 +225,7 @@ export class Dispatcher {
   private received(s: Source, consumer: Consumer, delivery: Delivery): void {
     s.held++;
     s.lastSeenAt = this.now();
-    this.drr.enqueue(s.queue, { source: s, consumer, delivery, seq: ++this.seq });
+    this.drr.enqueue(s.queue, { source: s, consumer, delivery, seq: ++this.seq, sentAt: 0 });
     this.pump();
   }
 
@@ -273,6 +281,7 @@ export class Dispatcher {
 
   private send(p: Pending): void {
     this.inFlight++;
+    p.sentAt = performance.now();
     const message = { body: p.delivery.body, properties: p.delivery.properties };
     this.opts.session.publish('', this.outQueue, message, { confirm: true, mandatory: true }).then(
       () => this.sent(p),
@@ -282,11 +291,12 @@ export class Dispatcher {
 
   private sent(p: Pending): void {
     this.inFlight--;
+    this.confirmMs += (performance.now() - p.sentAt - this.confirmMs) / 64;
     p.consumer.ack(p.delivery);
     p.source.held--;
     p.source.lastSeenAt = this.now();
     this.opts.stats.dispatched(p.source.publisher, p.source.weight);
-    this.gate.settled(this.inFlight);
+    this.gate.settled();
     this.notifyIdle();
     this.pump();
   }
@@ -298,10 +308,9 @@ export class Dispatcher {
     this.drr.returnFront(p.source.queue, p);
     if (isGatewayError(err, ErrorCode.PUBLISH_NACKED)) {
       this.gate.refused();
-      this.gate.settled(this.inFlight);
       return;
     }
-    this.gate.settled(this.inFlight);
+    this.gate.settled();
     if (isGatewayError(err, ErrorCode.UNROUTABLE)) {
       void this.redeclareOutput();
       return;

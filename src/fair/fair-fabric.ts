@@ -23,6 +23,11 @@ export interface FairFabricOptions {
   log?: Logger;
   /** run dispatchers in this process (default true); false: ingress only */
   dispatch?: boolean;
+  /**
+   * A fabric of their own for the dispatchers (started and closed with this one), so that their
+   * confirms do not queue behind client traffic on shared channels. Default: the inner fabric.
+   */
+  dispatchFabric?: Fabric;
   tuning?: Partial<DispatchTuning>;
 }
 
@@ -46,6 +51,8 @@ export interface FairStreamStatus {
   windowMs: number;
   outputFull: boolean;
   inFlight: number;
+  /** moving average of the dispatcher's confirm time into the output queue, ms */
+  outputConfirmMs: number | null;
   intake: { sorted: number; dropped: number } | null;
   /** this process's ingress: messages put into publisher queues, and refused for a full queue */
   ingress: { placed: number; refused: number };
@@ -82,7 +89,8 @@ export class FairFabric extends EventEmitter<FabricEvents> implements Fabric {
       onRefused: (plan) => void (this.counts.get(plan) as IngressCounts).refused++,
     });
     const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
-    this.runners = opts.dispatch === false ? [] : this.plans.map((plan) => new StreamRunner({ fabric: inner, plan, ingress: this.ingress, tuning, log: this.log }));
+    const dispatchFabric = opts.dispatchFabric ?? inner;
+    this.runners = opts.dispatch === false ? [] : this.plans.map((plan) => new StreamRunner({ fabric: dispatchFabric, plan, ingress: this.ingress, tuning, log: this.log }));
     inner.on('up', () => this.emit('up'));
     inner.on('down', (reason) => this.emit('down', reason));
     inner.on('blocked', (reason) => this.emit('blocked', reason));
@@ -91,6 +99,7 @@ export class FairFabric extends EventEmitter<FabricEvents> implements Fabric {
 
   async start(): Promise<void> {
     await this.inner.start();
+    if (this.opts.dispatchFabric !== undefined && this.runners.length > 0) await this.opts.dispatchFabric.start();
     if (this.started) return;
     this.started = true;
     for (const plan of this.plans) {
@@ -115,6 +124,7 @@ export class FairFabric extends EventEmitter<FabricEvents> implements Fabric {
 
   async close(): Promise<void> {
     await Promise.all(this.runners.map((r) => r.stop()));
+    if (this.opts.dispatchFabric !== undefined && this.opts.dispatchFabric !== this.inner) await this.opts.dispatchFabric.close();
     await this.inner.close();
   }
 
@@ -154,6 +164,7 @@ export class FairFabric extends EventEmitter<FabricEvents> implements Fabric {
       windowMs: window.windowMs,
       outputFull: d?.outputFull ?? false,
       inFlight: d?.inFlight ?? 0,
+      outputConfirmMs: d?.outputConfirmMs ?? null,
       intake: d?.intake ?? null,
       ingress: { ...(this.counts.get(plan) as IngressCounts) },
     };

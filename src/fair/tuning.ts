@@ -11,7 +11,7 @@ export interface DispatchTuning {
   heldBudget: number;
   /** most publishes into the output queue awaiting their confirm */
   outputWindow: number;
-  /** after the output queue refused a message (full): first and longest wait before trying again */
+  /** while the output queue is full: how often its room is checked at first, and at most (see output-gate.ts) */
   fullRetryMinMs: number;
   fullRetryMaxMs: number;
   /** after another failure to publish into the output queue */
@@ -40,9 +40,9 @@ export interface DispatchTuning {
 }
 
 export const DEFAULT_TUNING: DispatchTuning = {
-  prefetchPerPublisher: 16,
+  prefetchPerPublisher: 32,
   heldBudget: 20_000,
-  outputWindow: 32,
+  outputWindow: 128,
   fullRetryMinMs: 2,
   fullRetryMaxMs: 50,
   errorRetryMs: 500,

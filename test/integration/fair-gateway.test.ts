@@ -55,7 +55,7 @@ describe('E2E: fair streams through the gateway (embedded fabric)', () => {
     const quiet = await connectClient(gw.ports.mqtt as number, { protocolVersion: 5, clientId: 'quiet' });
     cleanups.push(() => flood.end(true), () => quiet.end(true));
 
-    const { accepted, code } = await publishUntilRefused(flood.client, `${stream}/flood/x`, 30);
+    const { accepted, code } = await publishUntilRefused(flood.client, `${stream}/flood/x`, 100);
     expect(code).toBe(0x97);
     // its queue (3) + what the dispatcher holds (its prefetch) + the output queue (1)
     expect(accepted).toBeGreaterThanOrEqual(3);
@@ -77,7 +77,7 @@ describe('E2E: fair streams through the gateway (embedded fabric)', () => {
     cleanups.push(() => flood.end(true));
     const acked: number[] = [];
     const closed = new Promise<void>((resolve) => flood.client.once('close', () => resolve()));
-    for (let i = 0; i < 20 && flood.client.connected; i++) {
+    for (let i = 0; i < 100 && flood.client.connected; i++) {
       await Promise.race([flood.client.publishAsync(`${stream}/x`, `m${i}`, { qos: 1 }).then(() => acked.push(i)), closed]);
     }
     await closed;
@@ -93,7 +93,7 @@ describe('E2E: fair streams through the gateway (embedded fabric)', () => {
     const c = await RawStompClient.connect(gw.ports.stomp as number, { login: 'guest', passcode: 'guest' });
     cleanups.push(() => c.disconnect());
     let error: string | undefined;
-    for (let i = 0; i < 20 && error === undefined; i++) {
+    for (let i = 0; i < 100 && error === undefined; i++) {
       await c.withReceipt('SEND', { destination: `/topic/${stream}.x` }, `m${i}`).catch((err: Error) => {
         error = err.message;
       });
