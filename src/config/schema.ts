@@ -110,7 +110,7 @@ export const FairStreamSchema = Type.Object({
   weights: Type.Optional(Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }))),
   maxPerPublisher: Type.Integer({ minimum: 1, default: 10_000 }),
   idleExpiryMs: Type.Integer({ minimum: 1000, default: 600_000 }),
-  /** bounded AMQP output queue tributary.fair.<name>.out (0: none) */
+  /** x-max-length of the bounded output queue tributary.fair.<name>.out (0: the default, 100) */
   outputQueueLength: Type.Integer({ minimum: 0, default: 0 }),
   /** bind an intake queue for AMQP-native publishers (identified by a header) */
   amqpIntake: Type.Boolean({ default: false }),
