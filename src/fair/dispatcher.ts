@@ -30,6 +30,8 @@ import { prefetchFor, type DispatchTuning } from './tuning.js';
 
 export interface DispatcherOptions {
   session: FabricSession;
+  /** a session for the intake sorter, so that sorting and dispatching do not share a channel */
+  openSession?: () => FabricSession;
   plan: StreamPlan;
   ingress: FairIngress;
   tuning: DispatchTuning;
@@ -88,6 +90,7 @@ export class Dispatcher {
   private readonly drr: DeficitRoundRobin<string, Pending>;
   private readonly registry: PublisherRegistry;
   private readonly intake: IntakeSorter | null;
+  private readonly intakeSession: FabricSession | null;
   private readonly outQueue: string;
   private readonly now: () => number;
   private readonly depth = new Map<string, number>();
@@ -133,8 +136,9 @@ export class Dispatcher {
       onFound: (a) => this.watch(a),
       onAnnounced: (a) => this.announcedAgain(a),
     });
+    this.intakeSession = opts.plan.amqpIntake ? (opts.openSession?.() ?? null) : null;
     this.intake = opts.plan.amqpIntake
-      ? new IntakeSorter({ session: opts.session, plan: opts.plan, ingress: opts.ingress, tuning: opts.tuning, log: opts.log, onDropped: () => undefined })
+      ? new IntakeSorter({ session: this.intakeSession ?? opts.session, plan: opts.plan, ingress: opts.ingress, tuning: opts.tuning, log: opts.log, onDropped: () => undefined })
       : null;
   }
 
@@ -159,6 +163,7 @@ export class Dispatcher {
     for (const s of this.sources.values()) if (s.retryTimer !== null) clearTimeout(s.retryTimer);
     await this.idle(this.opts.tuning.stopTimeoutMs);
     await this.intake?.stop();
+    await this.intakeSession?.close().catch(() => undefined);
     await this.registry.stop();
     await Promise.all([...this.sources.values()].map((s) => s.consumer?.cancel().catch(() => undefined)));
   }

@@ -35,7 +35,8 @@ export class StreamRunner {
       retryMaxMs: opts.tuning.electionRetryMaxMs,
       log: opts.log,
       onElected: async (session) => {
-        const d = new Dispatcher({ session, plan: opts.plan, ingress: opts.ingress, tuning: opts.tuning, stats: this.stats, log: opts.log });
+        const openSession = () => opts.fabric.openSession({ vhost: opts.plan.vhost, label: 'fair-intake' });
+        const d = new Dispatcher({ session, openSession, plan: opts.plan, ingress: opts.ingress, tuning: opts.tuning, stats: this.stats, log: opts.log });
         this.dispatcher = d;
         try {
           await d.start();
