@@ -264,9 +264,11 @@ describe('transport - logging', () => {
 });
 
 /** opens a WebSocket; resolves with it once open, or with the refusing HTTP status */
-function wsConnect(url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}): Promise<WebSocket | number> {
+/** `setup` attaches listeners before anything can arrive (a ping may come in the same read as the 101) */
+function wsConnect(url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}, setup?: (ws: WebSocket) => void): Promise<WebSocket | number> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols, options);
+    setup?.(ws);
     sockets.push(ws);
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -366,10 +368,9 @@ describe('transport - WebSocket', () => {
   it('pings, and cuts off a peer that does not answer', async () => {
     const stomp = echoProtocol({ name: 'stomp', wsSubprotocols: ['v12.stomp'] });
     const gw = await gatewayWith({ websocket: { pingIntervalMs: 100 } }, stomp);
-    const silent = (await wsConnect(gw.wsUrl('/stomp'), [], { autoPong: false })) as WebSocket;
-    const silentConn = await stomp.nextConnection();
     let pings = 0;
-    silent.on('ping', () => pings++);
+    await wsConnect(gw.wsUrl('/stomp'), [], { autoPong: false }, (ws) => ws.on('ping', () => pings++));
+    const silentConn = await stomp.nextConnection();
     const lively = (await wsConnect(gw.wsUrl('/stomp'))) as WebSocket;
     const livelyConn = await stomp.nextConnection();
     const err = await silentConn.closed;
