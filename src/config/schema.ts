@@ -12,6 +12,8 @@ const Millis = Type.Integer({ minimum: 0 });
 export const LimitsSchema = Type.Object({
   maxConnections: Type.Integer({ minimum: 1, default: 100_000 }),
   maxConnectionsPerAddress: Type.Integer({ minimum: 1, default: 1_000 }),
+  /** new connections per second from one address (token bucket, bursts up to the same number); 0: no limit */
+  maxConnectionRatePerAddress: Type.Integer({ minimum: 0, default: 1_000 }),
   connectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
   maxSubscriptionsPerSession: Type.Integer({ minimum: 1, default: 100 }),
   maxInflightPerSession: Type.Integer({ minimum: 1, maximum: 65535, default: 32 }),

@@ -1,15 +1,20 @@
-// Connection limits shared by every listener: a total cap and a cap per remote address.
-// A refused client is simply closed (TCP, before the TLS handshake) or refused in the
-// handshake (WebSocket). knock() is the first look at a new client; admit() counts the
+// Connection limits shared by every listener: a total cap, a cap per remote address, and a
+// rate per remote address (new connections per second, token bucket). A refused client is
+// simply closed (TCP, before the TLS handshake) or refused in the handshake (WebSocket).
+// knock() is the first look at a new client (it spends a rate token); admit() counts the
 // connection once the transport has it (TLS handshake or WebSocket upgrade done).
+
+import { ConnectionRateLimiter } from './rate-limit.js';
 
 export interface AdmissionLimits {
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  /** new connections per second per address; 0 or absent: no limit */
+  maxConnectionRatePerAddress?: number;
 }
 
 /** why a client was refused, as the metric label tributary_connections_refused_total{reason} */
-export type RefusalKind = 'shutdown' | 'max_connections' | 'max_per_address';
+export type RefusalKind = 'shutdown' | 'max_connections' | 'max_per_address' | 'rate';
 
 export interface Refusal {
   kind: RefusalKind;
@@ -22,8 +27,11 @@ export class ConnectionAdmission {
   private total = 0;
   private readonly perAddress = new Map<string, number>();
   private closedReason: string | undefined;
+  private readonly rate: ConnectionRateLimiter;
 
-  constructor(private readonly limits: AdmissionLimits) {}
+  constructor(private readonly limits: AdmissionLimits, now: () => number = Date.now) {
+    this.rate = new ConnectionRateLimiter(limits.maxConnectionRatePerAddress ?? 0, now);
+  }
 
   get size(): number {
     return this.total;
@@ -45,9 +53,12 @@ export class ConnectionAdmission {
     return undefined;
   }
 
-  /** a new client arrives */
+  /** a new client arrives: the count limits, then one token of the address's connection rate */
   knock(address: string): Refusal | undefined {
-    return this.refusal(address);
+    const refusal = this.refusal(address);
+    if (refusal !== undefined) return refusal;
+    if (this.rate.take(address)) return undefined;
+    return { kind: 'rate', reason: `more than ${this.limits.maxConnectionRatePerAddress} new connections per second from ${address}` };
   }
 
   admit(address: string): Admission {

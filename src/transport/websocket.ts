@@ -3,7 +3,8 @@
 //   one the client offers that some protocol serves;
 // - /stomp, /mqtt, /wamp: fixed protocol; a subprotocol the client offers is still negotiated;
 // - an unknown path is refused with 404, an unusable subprotocol with 400, a full house or a
-//   stopping gateway with 503, all in the handshake;
+//   stopping gateway with 503, more new connections per second than allowed with 429, all in
+//   the handshake;
 // - on the HTTPS server the same endpoints are WSS: the link says 'wss' and carries the
 //   verified client certificate's CN (see tls.ts).
 // Each WebSocket message is one onData(Buffer); send(string) is a text frame, send(Buffer) a
@@ -35,7 +36,7 @@ export interface WebSocketListenerOptions {
   tls?: TlsSettings | null | undefined;
 }
 
-type Route = { module: ProtocolModule; subprotocol: string | undefined; certificateCN?: string | undefined } | { status: 400 | 403 | 404 | 503; reason: string };
+type Route = { module: ProtocolModule; subprotocol: string | undefined; certificateCN?: string | undefined } | { status: 400 | 403 | 404 | 429 | 503; reason: string };
 
 interface Tracked {
   link: Link;
@@ -104,7 +105,7 @@ export class WebSocketListener {
     }
     const refusal = this.opts.acceptor.knock(route.module.name, secure ? 'wss' : 'ws', peerOf(req.socket));
     if (refusal === undefined) return { ...route, certificateCN };
-    return { status: 503, reason: refusal.reason };
+    return { status: refusal.kind === 'rate' ? 429 : 503, reason: refusal.reason };
   }
 
   private routeBySubprotocol(offered: string[]): Route {
@@ -193,6 +194,7 @@ function refuse(socket: Duplex, status: number, reason: string): void {
   const body = `${reason}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n`
+      + (status === 429 ? 'Retry-After: 1\r\n' : '')
       + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   socket.once('finish', () => socket.destroy());
