@@ -25,7 +25,7 @@ import { OutputGate } from './output-gate.js';
 import type { StreamPlan } from './plan.js';
 import { PublisherRegistry } from './registry.js';
 import type { DispatchStats } from './stats.js';
-import { outputQueueOptions, type Announcement } from './topology.js';
+import { declareStreamTopology, outputQueueOptions, type Announcement } from './topology.js';
 import { prefetchFor, type DispatchTuning } from './tuning.js';
 
 export interface DispatcherOptions {
@@ -143,7 +143,8 @@ export class Dispatcher {
   }
 
   async start(): Promise<void> {
-    await this.opts.session.declareQueue(this.outQueue, outputQueueOptions(this.opts.plan));
+    // idempotent; again here in case someone deleted a queue since the gateway started
+    await declareStreamTopology(this.opts.session, this.opts.plan);
     await this.registry.start();
     await this.intake?.start();
     const sweepEvery = Math.max(50, Math.floor(this.opts.plan.parkAfterMs / 3));
