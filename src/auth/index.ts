@@ -1,4 +1,5 @@
 // createAuthenticator: who a client is (users file, built-in guest, anonymous, certificate,
+// challenge-response (WAMP-CRA) against the users file's wampcra keys,
 // optional HTTP backend) and what it may touch (RabbitMQ-style permissions). Failed logins are
 // throttled per source address before any hashing, delayed, and logged without the password.
 
@@ -11,9 +12,9 @@ import { HttpBackend } from './http-backend.js';
 import { GUEST_USERNAME, LocalBackend } from './local-backend.js';
 import { isLoopbackAddress } from './loopback.js';
 import { FailureThrottle, type ThrottleOptions } from './throttle.js';
-import type { Authenticator, AuthorizeRequest, Credentials, Peer, Principal } from './types.js';
+import type { Authenticator, AuthorizeRequest, ChallengeSecret, Credentials, Peer, Principal } from './types.js';
 
-export type { Authenticator, AuthorizeRequest, Credentials, Peer, Principal } from './types.js';
+export type { Authenticator, AuthorizeRequest, ChallengeSecret, Credentials, Peer, Principal } from './types.js';
 
 type AuthConfig = Config['auth'];
 
@@ -22,7 +23,14 @@ export interface AuthenticatorOptions {
   /** waits out the failed-login delay; tests pass one that records instead of sleeping */
   sleep?: (ms: number) => Promise<void>;
   throttle?: Partial<ThrottleOptions>;
+  /**
+   * how long authenticateChallenge waits for `prove` (the client's answer) before refusing; it
+   * holds one of the address's concurrent-login slots meanwhile. Default 30 s.
+   */
+  challengeTimeoutMs?: number;
 }
+
+export const DEFAULT_CHALLENGE_TIMEOUT_MS = 30_000;
 
 export interface ManagedAuthenticator extends Authenticator {
   /** re-reads the users file (e.g. on SIGHUP); rejects, keeping the old users, when it is invalid */
@@ -50,6 +58,7 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
   const local = new LocalBackend(config);
   const http = config.http === null ? null : new HttpBackend(config.http, now);
   const throttle = new FailureThrottle(opts.throttle, now);
+  const challengeTimeoutMs = opts.challengeTimeoutMs ?? DEFAULT_CHALLENGE_TIMEOUT_MS;
   warnIfUsersFileMissing(config, log);
 
   async function identify(credentials: Credentials, peer: Peer, vhost: string): Promise<Principal> {
@@ -114,23 +123,53 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
   }
 
   async function authenticate(credentials: Credentials, peer: Peer, vhost: string): Promise<Principal> {
+    return throttled(credentials, peer, vhost, () => identify(credentials, peer, vhost));
+  }
+
+  // WAMP-CRA and the like: the protocol sends the challenge and checks the answer (`prove`);
+  // this side picks the secret and applies the same throttle, delay, guest and vhost rules.
+  async function authenticateChallenge(username: string, prove: (secret: ChallengeSecret | null) => Promise<boolean>, peer: Peer, vhost: string): Promise<Principal> {
+    return throttled({ username }, peer, vhost, () => challengeLogin(username, prove, peer, vhost), { method: 'challenge' });
+  }
+
+  async function challengeLogin(username: string, prove: (secret: ChallengeSecret | null) => Promise<boolean>, peer: Peer, vhost: string): Promise<Principal> {
+    requireLoopbackForGuest(username, peer);
+    const user = local.findUser(username);
+    const secret = challengeSecretOf(username);
+    // Without a secret the protocol still challenges (a decoy), so the exchange looks the same
+    // whether or not the user exists; the answer is never accepted.
+    const proven = await withTimeout(prove(secret === null ? null : { ...secret }), challengeTimeoutMs);
+    if (secret === null) throw INVALID_CREDENTIALS(user === undefined ? 'unknown user' : 'user has no challenge-response (wampcra) secret');
+    if (proven !== true) throw INVALID_CREDENTIALS('wrong challenge response');
+    // the users file may have been reloaded while the client was answering
+    if (challengeSecretOf(username)?.key !== secret.key) throw INVALID_CREDENTIALS('challenge-response secret changed during login');
+    return localPrincipal(username, 'challenge', vhost);
+  }
+
+  /** the built-in guest and the anonymous user are not challenge-response users */
+  function challengeSecretOf(username: string): ChallengeSecret | null {
+    if (username === GUEST_USERNAME || username === config.anonymousUser) return null;
+    return local.findUser(username)?.challengeSecret ?? null;
+  }
+
+  async function throttled(credentials: Credentials, peer: Peer, vhost: string, login: () => Promise<Principal>, logFields: Record<string, unknown> = {}): Promise<Principal> {
     const admission = throttle.admit(peer.address);
-    if (admission === 'blocked') return refuse(credentials, peer, vhost, THROTTLED);
-    if (admission === 'busy') return refuse(credentials, peer, vhost, TOO_MANY_CONCURRENT);
+    if (admission === 'blocked') return refuse(credentials, peer, vhost, THROTTLED, logFields);
+    if (admission === 'busy') return refuse(credentials, peer, vhost, TOO_MANY_CONCURRENT, logFields);
     try {
-      const principal = await identify(credentials, peer, vhost);
+      const principal = await login();
       throttle.settle(peer.address, true);
       return principal;
     } catch (err) {
       throttle.settle(peer.address, false);
-      return refuse(credentials, peer, vhost, err);
+      return refuse(credentials, peer, vhost, err, logFields);
     }
   }
 
-  async function refuse(credentials: Credentials, peer: Peer, vhost: string, err: unknown): Promise<never> {
+  async function refuse(credentials: Credentials, peer: Peer, vhost: string, err: unknown, logFields: Record<string, unknown> = {}): Promise<never> {
     const refusal = err instanceof LoginRefused ? err : new LoginRefused('internal error during login');
     const user = credentials.username ?? (credentials.certificateCN === undefined ? '(anonymous)' : `CN=${credentials.certificateCN}`);
-    log.info({ user, address: peer.address, vhost, reason: refusal.reason, ...(err instanceof LoginRefused ? {} : { err }) }, 'authentication failed');
+    log.info({ user, address: peer.address, vhost, ...logFields, reason: refusal.reason, ...(err instanceof LoginRefused ? {} : { err }) }, 'authentication failed');
     await sleep(config.failedAuthDelayMs);
     throw new GatewayError(ErrorCode.AUTH_FAILED, refusal.message, { detail: refusal.detail, fatal: true });
   }
@@ -176,6 +215,7 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
 
   return {
     authenticate,
+    authenticateChallenge,
     authorize,
     resolveVhost,
     async reload() {
@@ -199,6 +239,16 @@ function asResourceCheck(request: AuthorizeRequest): AuthorizeRequest {
 
 function noVhostAccess(vhost: string): LoginRefused {
   return new LoginRefused(`no permissions on vhost '${vhost}'`, 'no access to vhost', `access to vhost '${vhost}' refused`);
+}
+
+/** the client did not answer in time (or the protocol dropped the challenge): a refusal */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LoginRefused(`no answer to the challenge within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function backendFailure(err: unknown): never {

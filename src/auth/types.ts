@@ -7,8 +7,8 @@ export type Tag = 'administrator' | 'management' | 'monitoring' | (string & {});
 export interface Principal {
   readonly username: string;
   readonly tags: readonly Tag[];
-  /** how the identity was established */
-  readonly via: 'password' | 'anonymous' | 'certificate' | 'http';
+  /** how the identity was established ('challenge': challenge-response, e.g. WAMP-CRA) */
+  readonly via: 'password' | 'anonymous' | 'certificate' | 'http' | 'challenge';
 }
 
 export interface Credentials {

@@ -5,6 +5,7 @@
 //   users:
 //     - name: bob
 //       password_hash: scrypt$16384$8$1$<salt>$<hash>   # absent: no password login (certificate only)
+//       wampcra: { salt: <salt>, iterations: 1000, keylen: 32, key: <base64 PBKDF2 key> }  # optional: WAMP-CRA login
 //       tags: [management]
 //       permissions:
 //         /: { configure: "^bob\\.", write: ".*", read: ".*" }
@@ -20,6 +21,8 @@ import { parse, stringify } from 'yaml';
 import { ErrorCode, GatewayError } from '../errors.js';
 import { compilePattern } from './permissions.js';
 import { isPasswordHash } from './password.js';
+import { challengeSecretProblem } from './challenge.js';
+import type { ChallengeSecret } from './types.js';
 
 const Pattern = Type.String();
 
@@ -33,10 +36,17 @@ const TopicPermissionSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** WAMP-CRA (salted): key = base64(PBKDF2-HMAC-SHA256(password, salt, iterations, keylen)); see challenge.ts */
+const WampCraSchema = Type.Object(
+  { salt: Type.String({ minLength: 1 }), iterations: Type.Integer(), keylen: Type.Integer(), key: Type.String({ minLength: 1 }) },
+  { additionalProperties: false },
+);
+
 const UserEntrySchema = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
     password_hash: Type.Optional(Type.String()),
+    wampcra: Type.Optional(WampCraSchema),
     tags: Type.Optional(Type.Array(Type.String())),
     permissions: Type.Optional(Type.Record(Type.String(), VhostPermissionsSchema)),
     topic_permissions: Type.Optional(Type.Record(Type.String(), Type.Array(TopicPermissionSchema))),
@@ -56,10 +66,13 @@ export type UsersDocument = Static<typeof UsersDocumentSchema>;
 export type UserEntry = Static<typeof UserEntrySchema>;
 export type VhostPermissions = Static<typeof VhostPermissionsSchema>;
 export type TopicPermission = Static<typeof TopicPermissionSchema>;
+export type WampCraEntry = Static<typeof WampCraSchema>;
 
 export interface UserRecord {
   readonly name: string;
   readonly passwordHash: string | undefined;
+  /** the WAMP-CRA secret (users file `wampcra`); absent: no challenge-response login */
+  readonly challengeSecret?: ChallengeSecret;
   readonly tags: readonly string[];
   /** vhost → configure/write/read patterns; a vhost absent here is not accessible */
   readonly permissions: ReadonlyMap<string, VhostPermissions>;
@@ -107,6 +120,10 @@ function validateUserEntry(user: UserEntry, key: string, path: string): void {
   if (user.password_hash !== undefined && !isPasswordHash(user.password_hash)) {
     throw configError(path, `${key}.password_hash: not a scrypt$N$r$p$salt$hash value`);
   }
+  if (user.wampcra !== undefined) {
+    const problem = challengeSecretProblem(user.wampcra);
+    if (problem !== null) throw configError(path, `${key}.wampcra.${problem}`);
+  }
   for (const [vhost, perms] of Object.entries(user.permissions ?? {})) {
     for (const kind of ['configure', 'write', 'read'] as const) {
       requireCompiles(perms[kind], `${key}.permissions['${vhost}'].${kind}`, path);
@@ -142,6 +159,7 @@ function toUserRecord(entry: UserEntry): UserRecord {
   return {
     name: entry.name,
     passwordHash: entry.password_hash,
+    ...(entry.wampcra === undefined ? {} : { challengeSecret: { ...entry.wampcra } }),
     tags: [...(entry.tags ?? [])],
     permissions: new Map(Object.entries(entry.permissions ?? {})),
     topicPermissions,

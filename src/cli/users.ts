@@ -3,7 +3,9 @@
 // success, 1 with a one-line error otherwise.
 
 import { parseArgs } from 'node:util';
-import { hashPassword } from '../auth/password.js';
+import { deriveChallengeSecret } from '../auth/challenge.js';
+import { GUEST_USERNAME } from '../auth/local-backend.js';
+import { hashPassword, verifyPassword } from '../auth/password.js';
 import { compilePattern } from '../auth/permissions.js';
 import { readUsersDocument, writeUsersDocument, type UserEntry, type UsersDocument } from '../auth/users-file.js';
 
@@ -18,8 +20,10 @@ export const DEFAULT_USERS_FILE = 'config/users.yaml';
 
 const USAGE = `usage: tributary users <command> [options]
 
-  add <name> [--password P | --no-password] [--tags a,b] [--vhost V --configure RE --write RE --read RE]
-  passwd <name> [--password P]
+  add <name> [--password P | --no-password] [--no-wampcra] [--tags a,b] [--vhost V --configure RE --write RE --read RE]
+  passwd <name> [--password P] [--no-wampcra]
+  set-wampcra <name> [--password P]
+  clear-wampcra <name>
   delete <name>
   list
   set-permissions <name> [--vhost V] --configure RE --write RE --read RE
@@ -29,14 +33,19 @@ const USAGE = `usage: tributary users <command> [options]
 
   --file F      the users file (default ${DEFAULT_USERS_FILE})
   --vhost V     default "/"
+  --no-wampcra  add/passwd: no WAMP-CRA key (passwd removes the old one)
   Without --password the password is asked for. Patterns are RabbitMQ's: regular
   expressions, unanchored unless they use ^ and $; "" grants nothing.
+  add and passwd also store a WAMP-CRA key derived from the password (salted WAMP-CRA:
+  PBKDF2-HMAC-SHA256, random salt, 1000 iterations, 32 bytes), never the password itself;
+  set-wampcra derives it for an existing user from the user's password.
 `;
 
 const OPTIONS = {
   file: { type: 'string' },
   password: { type: 'string' },
   'no-password': { type: 'boolean' },
+  'no-wampcra': { type: 'boolean' },
   tags: { type: 'string' },
   vhost: { type: 'string' },
   configure: { type: 'string' },
@@ -63,6 +72,8 @@ type Command = (ctx: CommandContext, doc: UsersDocument) => Promise<UsersDocumen
 const COMMANDS: Record<string, Command> = {
   add: addUser,
   passwd: changePassword,
+  'set-wampcra': setWampCra,
+  'clear-wampcra': clearWampCra,
   delete: deleteUser,
   list: listUsers,
   'set-permissions': setPermissions,
@@ -96,8 +107,11 @@ export async function runUsersCommand(argv: string[], io: UsersCommandIO = defau
 async function addUser({ name, opts, io }: CommandContext, doc: UsersDocument): Promise<UsersDocument> {
   if (findUser(doc, name) !== undefined) throw new UsageError(`user '${name}' already exists (use passwd or set-permissions)`);
   const entry: UserEntry = { name };
-  if (!opts['no-password']) entry.password_hash = await hashPassword(await obtainPassword(opts, io, name));
-  else if (opts.password !== undefined) throw new UsageError('--password and --no-password exclude each other');
+  if (!opts['no-password']) {
+    const password = await obtainPassword(opts, io, name);
+    entry.password_hash = await hashPassword(password);
+    if (wantsWampCra(opts, name)) entry.wampcra = await deriveChallengeSecret(password);
+  } else if (opts.password !== undefined) throw new UsageError('--password and --no-password exclude each other');
   const tags = parseTags(opts.tags);
   if (tags.length > 0) entry.tags = tags;
   if ([opts.vhost, opts.configure, opts.write, opts.read].some((v) => v !== undefined)) {
@@ -109,8 +123,32 @@ async function addUser({ name, opts, io }: CommandContext, doc: UsersDocument): 
 
 async function changePassword({ name, opts, io }: CommandContext, doc: UsersDocument): Promise<UsersDocument> {
   const user = requireUser(doc, name);
-  user.password_hash = await hashPassword(await obtainPassword(opts, io, name));
+  const password = await obtainPassword(opts, io, name);
+  user.password_hash = await hashPassword(password);
+  // a key derived from the old password must not outlive it
+  if (wantsWampCra(opts, name)) user.wampcra = await deriveChallengeSecret(password);
+  else delete user.wampcra;
   io.stdout.write(`changed the password of '${name}'\n`);
+  return doc;
+}
+
+/** (re)derives the WAMP-CRA key; the password must be the user's password when it has one */
+async function setWampCra({ name, opts, io }: CommandContext, doc: UsersDocument): Promise<UsersDocument> {
+  const user = requireUser(doc, name);
+  if (name === GUEST_USERNAME) throw new UsageError(`user '${GUEST_USERNAME}' cannot use WAMP-CRA`);
+  const password = await obtainPassword(opts, io, name);
+  if (user.password_hash !== undefined && !(await verifyPassword(password, user.password_hash))) {
+    throw new UsageError(`that is not the password of '${name}' (use passwd to change it)`);
+  }
+  user.wampcra = await deriveChallengeSecret(password);
+  io.stdout.write(`set the WAMP-CRA key of '${name}'\n`);
+  return doc;
+}
+
+async function clearWampCra({ name, io }: CommandContext, doc: UsersDocument): Promise<UsersDocument> {
+  const user = requireUser(doc, name);
+  delete user.wampcra;
+  io.stdout.write(`removed the WAMP-CRA key of '${name}'\n`);
   return doc;
 }
 
@@ -122,7 +160,7 @@ async function deleteUser({ name, io }: CommandContext, doc: UsersDocument): Pro
 
 async function listUsers({ io }: CommandContext, doc: UsersDocument): Promise<null> {
   for (const user of doc.users ?? []) {
-    const login = user.password_hash === undefined ? ' (no password)' : '';
+    const login = (user.password_hash === undefined ? ' (no password)' : '') + (user.wampcra === undefined ? '' : ' (wampcra)');
     io.stdout.write(`${user.name} [${(user.tags ?? []).join(', ')}]${login}\n`);
     for (const [vhost, p] of Object.entries(user.permissions ?? {})) {
       io.stdout.write(`  vhost ${vhost}  configure: ${show(p.configure)}  write: ${show(p.write)}  read: ${show(p.read)}\n`);
@@ -172,6 +210,11 @@ async function clearTopicPermissions({ name, opts, io }: CommandContext, doc: Us
   user.topic_permissions = remaining.length > 0 ? { ...rest, [vhost]: remaining } : rest;
   io.stdout.write(`cleared topic permissions of '${name}' in vhost '${vhost}'\n`);
   return doc;
+}
+
+/** the built-in guest is never a WAMP-CRA user (see Authenticator.authenticateChallenge) */
+function wantsWampCra(opts: Options, name: string): boolean {
+  return !opts['no-wampcra'] && name !== GUEST_USERNAME;
 }
 
 function permissionsFrom(opts: Options) {

@@ -102,7 +102,7 @@ describe('tributary users', () => {
     await users(['add', 'eve', '--password', 'pw']);
     expect((await users(['delete', 'bob'])).code).toBe(0);
     await expect(authWithFile().authenticate({ username: 'bob', password: 'pw' }, REMOTE, '/')).rejects.toMatchObject({ code: ErrorCode.AUTH_FAILED });
-    expect((await users(['list'])).out).toBe('eve []\n');
+    expect((await users(['list'])).out).toBe('eve [] (wampcra)\n');
     expect((await users(['delete', 'bob'])).code).toBe(1);
   });
 
@@ -114,7 +114,7 @@ describe('tributary users', () => {
     expect(run.code).toBe(0);
     expect(run.out).toBe(
       [
-        'bob [management]',
+        'bob [management] (wampcra)',
         '  vhost prod  configure: ""  write: .*  read: ^q$',
         '  vhost prod  topics on amq.topic  write: ^devices\\.{client_id}\\.  read: .*',
         'meter [] (no password)',
