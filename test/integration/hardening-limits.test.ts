@@ -5,13 +5,15 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { createTestPki, type TestPki } from '../support/certs.js';
 import type { DeepPartial } from '../support/config.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { StompWire, tcpConnect } from './hardening-wire.js';
+import { StompWire, tcpConnect, wsClosed } from './hardening-wire.js';
+import { RawWamp } from './wamp-support.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -143,5 +145,151 @@ describe('limits - connections in total and per source address, across protocols
     expect(await cutOff(net.connect({ port: gw.ports.mqtt as number, host: '127.0.0.1', localAddress: '127.0.0.3' }), 1_000)).toBe(true);
     expect((await wsStatus(gw.wsUrl('/ws'), ['wamp.2.json'], { localAddress: '127.0.0.4' })).status).toBe(503);
     expect(await refusedCount(gw, { reason: 'max_connections' })).toBe(2);
+  });
+});
+
+async function stompSession(gw: TestGateway): Promise<StompWire> {
+  const socket = await tcpConnect(gw.ports.stomp as number);
+  cleanups.push(() => socket.destroy());
+  const wire = new StompWire(socket);
+  expect((await wire.connect({ login: 'guest', passcode: 'guest' })).command).toBe('CONNECTED');
+  return wire;
+}
+
+async function mqttClient(gw: TestGateway, options: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { protocolVersion: 5, reconnectPeriod: 0, ...options });
+  cleanups.push(() => client.endAsync(true));
+  return client;
+}
+
+async function wampSession(gw: TestGateway): Promise<RawWamp> {
+  const wamp = await RawWamp.connect(gw.wsUrl('/wamp'));
+  cleanups.push(() => wamp.ws.terminate());
+  expect((await wamp.hello())[0]).toBe(2);
+  return wamp;
+}
+
+describe('limits - frame, packet and message size, one per protocol', () => {
+  it('STOMP: a frame over stomp.maxFrameBytes, too many headers, a header line too long: ERROR, then close', async () => {
+    const gw = await gateway({ stomp: { maxFrameBytes: 4096, maxHeaders: 8, maxHeaderBytes: 256 } });
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ destination: '/topic/size' }, 'x'.repeat(5000), /frame too large/],
+      [Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`h${i}`, 'v'])), '', /too many headers/],
+      [{ destination: '/topic/size', long: 'y'.repeat(300) }, '', /header line too long/],
+    ];
+    for (const [headers, body, message] of cases) {
+      const wire = await stompSession(gw);
+      wire.send('SEND', { destination: '/topic/size', ...headers }, body);
+      const error = await wire.frame();
+      expect(error.command).toBe('ERROR');
+      expect(error.headers.message).toMatch(message);
+      await wire.closed;
+    }
+  });
+
+  it('MQTT: a packet over mqtt.maxPacketBytes after CONNECT gets DISCONNECT 0x95 (v5) and the connection closes', async () => {
+    const gw = await gateway({ mqtt: { maxPacketBytes: 8192 } });
+    const client = await mqttClient(gw);
+    const disconnect = new Promise<number | undefined>((resolve) => client.once('disconnect', (p) => resolve(p.reasonCode)));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.publish('size/big', Buffer.alloc(16_384), { qos: 0 });
+    expect(await disconnect).toBe(0x95);
+    await closed;
+  });
+
+  it('WAMP (WebSocket): a message over websocket.maxMessageBytes closes the WebSocket with 1009', async () => {
+    const gw = await gateway({ websocket: { maxMessageBytes: 2048, pingIntervalMs: 0 } });
+    const wamp = await wampSession(gw);
+    const closed = wsClosed(wamp.ws);
+    wamp.send([16, 1, {}, 'size.big', ['z'.repeat(4096)]]);
+    expect((await closed).code).toBe(1009);
+  });
+});
+
+describe('limits - subscriptions per session (limits.maxSubscriptionsPerSession)', () => {
+  const limits = { maxSubscriptionsPerSession: 3 };
+
+  it('STOMP: the fourth SUBSCRIBE is an ERROR and the connection closes', async () => {
+    const gw = await gateway({ limits });
+    const wire = await stompSession(gw);
+    for (let i = 1; i <= 3; i++) {
+      wire.send('SUBSCRIBE', { id: `s${i}`, destination: `/topic/subs.${i}`, receipt: `r${i}` });
+      expect((await wire.frame()).command).toBe('RECEIPT');
+    }
+    wire.send('SUBSCRIBE', { id: 's4', destination: '/topic/subs.4', receipt: 'r4' });
+    const error = await wire.frame();
+    expect(error).toMatchObject({ command: 'ERROR', headers: { message: 'too many subscriptions' } });
+    await wire.closed;
+  });
+
+  it('MQTT 5: the fourth filter gets SUBACK 0x97 (quota exceeded); re-subscribing an existing one still works', async () => {
+    const gw = await gateway({ limits });
+    const client = await mqttClient(gw);
+    const suback = await new Promise<mqttPacket.ISubackPacket | undefined>((resolve) => {
+      client.subscribe(['subs/1', 'subs/2', 'subs/3', 'subs/4'], { qos: 1 }, (err) => resolve((err as { packet?: mqttPacket.ISubackPacket } | null)?.packet));
+    });
+    expect(suback?.granted).toEqual([1, 1, 1, 0x97]);
+    expect((await client.subscribeAsync('subs/2', { qos: 0 }))[0]?.qos).toBe(0);
+  });
+
+  it('WAMP: the fourth SUBSCRIBE is an ERROR, the fourth REGISTER too (a budget of its own); the session stays open', async () => {
+    const gw = await gateway({ limits });
+    const wamp = await wampSession(gw);
+    for (let i = 1; i <= 3; i++) {
+      wamp.send([32, i, {}, `subs.topic${i}`]);
+      expect((await wamp.next())[0]).toBe(33);
+      wamp.send([64, 10 + i, {}, `subs.proc${i}`]);
+      expect((await wamp.next())[0]).toBe(65);
+    }
+    wamp.send([32, 4, {}, 'subs.topic4']);
+    expect((await wamp.next()).slice(0, 3)).toEqual([8, 32, 4]);
+    wamp.send([64, 14, {}, 'subs.proc4']);
+    expect((await wamp.next()).slice(0, 3)).toEqual([8, 64, 14]);
+    wamp.send([16, 5, { acknowledge: true }, 'subs.topic1']);
+    expect((await wamp.next())[0]).toBe(17);
+  });
+});
+
+describe('limits - in-flight per session (limits.maxInflightPerSession)', () => {
+  it('MQTT 5: the server advertises Receive Maximum = maxInflightPerSession and sends no more unacknowledged QoS 1 messages', async () => {
+    const gw = await gateway({ limits: { maxInflightPerSession: 4 } });
+    const publisher = await mqttClient(gw);
+    const socket = await tcpConnect(gw.ports.mqtt as number);
+    cleanups.push(() => socket.destroy());
+    // a raw MQTT 5 subscriber that never PUBACKs: count the QoS 1 PUBLISH packets it gets
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    const packets: mqttPacket.Packet[] = [];
+    parser.on('packet', (p: mqttPacket.Packet) => packets.push(p));
+    socket.on('data', (d) => parser.parse(d));
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'no-acks', clean: true, keepalive: 0 }));
+    socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'inflight/t', qos: 1 }] }, { protocolVersion: 5 }));
+    const until = async (predicate: () => boolean) => {
+      for (let i = 0; i < 250 && !predicate(); i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(() => packets.some((p) => p.cmd === 'suback'));
+    const connack = packets.find((p) => p.cmd === 'connack') as mqttPacket.IConnackPacket;
+    expect(connack.properties?.receiveMaximum).toBe(4);
+    for (let i = 0; i < 20; i++) await publisher.publishAsync('inflight/t', `m${i}`, { qos: 1 });
+    await until(() => packets.filter((p) => p.cmd === 'publish').length >= 4);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(packets.filter((p) => p.cmd === 'publish')).toHaveLength(4);
+  });
+
+  it('STOMP: a subscription asking prefetch-count 1000 gets at most maxInflightPerSession unacknowledged messages', async () => {
+    const gw = await gateway({ limits: { maxInflightPerSession: 5 } });
+    const wire = await stompSession(gw);
+    wire.send('SUBSCRIBE', { id: 'q', destination: '/queue/inflight', ack: 'client-individual', 'prefetch-count': '1000', receipt: 'sub' });
+    expect((await wire.frame()).command).toBe('RECEIPT');
+    const sender = await stompSession(gw);
+    for (let i = 0; i < 20; i++) sender.send('SEND', { destination: '/queue/inflight' }, `m${i}`);
+    sender.send('DISCONNECT', { receipt: 'sent' });
+    expect((await sender.frame()).command).toBe('RECEIPT');
+    const first: string[] = [];
+    for (let i = 0; i < 5; i++) first.push((await wire.frame()).headers.ack as string);
+    const sixth = wire.frame();
+    const early = await Promise.race([sixth.then(() => 'delivered'), new Promise((r) => setTimeout(() => r('held'), 300))]);
+    expect(early).toBe('held');
+    wire.send('ACK', { id: first[0] as string });
+    expect((await sixth).command).toBe('MESSAGE');
   });
 });
