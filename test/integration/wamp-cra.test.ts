@@ -1,24 +1,17 @@
 // E2E: WAMP-CRA (salted) against the users file, with autobahn computing the signature as a
-// browser would. Needs the auth layer's Authenticator.authenticateChallenge (src/auth/types.ts)
-// and a users-file entry `wampcra: { salt, iterations, keylen, key }` where key is
-// base64(PBKDF2-HMAC-SHA256(password, salt, iterations, keylen)) — until the auth layer
-// implements it, the gateway offers no wampcra and this suite says so and skips.
+// browser would. The users-file entry is `wampcra: { salt, iterations, keylen, key }` where key is
+// base64(PBKDF2-HMAC-SHA256(password, salt, iterations, keylen)).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAuthenticator } from '../../src/auth/index.js';
+import WebSocket from 'ws';
 import { hashPassword } from '../../src/auth/password.js';
-import { createLogger } from '../../src/log.js';
 import { craDeriveKey } from '../../src/protocols/wamp/cra.js';
-import { testConfig } from '../support/config.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { autobahn, openSession } from './wamp-support.js';
 
-const craAvailable = typeof createAuthenticator(testConfig().auth, createLogger('silent')).authenticateChallenge === 'function';
-if (!craAvailable) console.warn('wamp-cra.test: the auth layer has no authenticateChallenge yet: WAMP-CRA E2E SKIPPED');
-
-describe.runIf(craAvailable)('E2E: WAMP-CRA against the users file', () => {
+describe('E2E: WAMP-CRA against the users file', () => {
   let gw: TestGateway;
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wamp-cra-'));
@@ -61,5 +54,22 @@ describe.runIf(craAvailable)('E2E: WAMP-CRA against the users file', () => {
   it('a wrong password or an unknown user → ABORT authentication_failed', async () => {
     await expect(cra('carol', 'wrong')).rejects.toMatchObject({ reason: 'wamp.error.authentication_failed' });
     await expect(cra('nobody', 's3cret')).rejects.toMatchObject({ reason: 'wamp.error.authentication_failed' });
+  });
+
+  it('a client that leaves during the challenge settles its login at once (no login slot held until a timeout)', async () => {
+    const failures = async () => {
+      const text = await (await fetch(gw.url('/metrics'))).text();
+      const line = text.split('\n').find((l) => l.startsWith('tributary_auth_failures_total{') && l.includes('protocol="wamp"') && l.includes('reason="wampcra"'));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const before = await failures();
+    const ws = new WebSocket(gw.wsUrl('/ws'), 'wamp.2.json');
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    const challenged = new Promise<unknown[]>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)) as unknown[])));
+    ws.send(JSON.stringify([1, 'realm1', { roles: { subscriber: {} }, authmethods: ['wampcra'], authid: 'carol' }]));
+    expect((await challenged)[0]).toBe(4); // CHALLENGE
+    ws.close();
+    // before the fix the auth layer waited for its own 30 s guard; now the session's end settles it
+    await expect.poll(failures, { timeout: 5000, interval: 100 }).toBe(before + 1);
   });
 });

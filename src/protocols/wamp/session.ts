@@ -68,6 +68,8 @@ export class WampSession implements WampPeer {
   readonly registrations = new Set<number>();
   /** set while a challenge waits for AUTHENTICATE */
   onAuthenticate: ((signature: string) => void) | null = null;
+  /** settles a challenge still waiting for its AUTHENTICATE when the session ends (frees the auth layer's login slot) */
+  abandonChallenge: (() => void) | null = null;
   /** publishes for this session (PUBLISH, CALL, YIELD), confirm window bounded */
   publisher: ConfirmedPublisher | null = null;
   private readonly requestIds = new SessionScopeIds();
@@ -200,6 +202,9 @@ export class WampSession implements WampPeer {
     const wasOpen = this.state === 'open' || this.state === 'closing';
     this.state = 'closed';
     this.onAuthenticate = null;
+    const abandon = this.abandonChallenge;
+    this.abandonChallenge = null;
+    abandon?.();
     this.deps.onEnd(how);
     if (!wasOpen) return;
     this.log.info({ session: this.sessionId, how }, 'wamp session left');

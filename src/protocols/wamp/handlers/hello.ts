@@ -69,8 +69,10 @@ function startCra(s: WampSession, authid: string): void {
     const secret = stored ?? decoySecret(authid);
     const { extra } = craChallenge(secret, { authid, authrole: 'user', session: s.sessionId });
     return new Promise<boolean>((resolve) => {
+      s.abandonChallenge = () => resolve(false);
       s.onAuthenticate = (signature) => {
         s.onAuthenticate = null;
+        s.abandonChallenge = null;
         resolve(stored !== null && craVerify(secret.key, extra.challenge, signature));
       };
       s.send(out.challenge('wampcra', extra));
