@@ -1,9 +1,11 @@
-// Memory as a server accounts for it, where RSS is blurred by allocator reuse in a
-// long-running shared process:
+// Memory as a server accounts for it, where RSS is blurred by allocator reuse and by other
+// clients of a long-running shared process:
 // - Mosquitto: $SYS/broker/heap/current (its own malloc accounting; published every
 //   sys_interval, 10 s by default);
-// - RabbitMQ: erlang:memory(total), for the record only: it counts allocated binaries whose
-//   pages were never touched, so RSS is the figure the connection scenarios use.
+// - RabbitMQ: the memory of the Erlang processes that appeared meanwhile (connection,
+//   channel, queue processes…). Not erlang:memory(total): each rabbitmq_mqtt connection
+//   allocates ~3.8 MB of binary whose pages are never touched; not RSS, nor processes/ets
+//   totals: on this shared broker other test runs move them by ±100 MB within seconds.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MqttClient } from '../clients/mqtt.js';
@@ -11,11 +13,29 @@ import type { Endpoint } from '../clients/conn.js';
 
 const run = promisify(execFile);
 
-export async function beamMemory(): Promise<number | undefined> {
+/** the broker's process ids, to compare with later (see beamNewProcessMemory) */
+export async function beamPids(): Promise<Set<string> | undefined> {
   try {
-    const { stdout } = await run('rabbitmqctl', ['-q', 'eval', 'erlang:memory(total).'], { timeout: 15_000 });
-    const n = Number(stdout.trim());
-    return Number.isFinite(n) ? n : undefined;
+    const { stdout } = await run('rabbitmqctl', ['-q', 'eval', '[erlang:pid_to_list(P) || P <- erlang:processes()].'], { timeout: 30_000, maxBuffer: 64 << 20 });
+    return new Set([...stdout.matchAll(/"(<[\d.]+>)"/g)].map((m) => m[1]!));
+  } catch {
+    return undefined;
+  }
+}
+
+/** total memory (heap, stack, mailbox) of the broker processes not in `before`, and their count */
+export async function beamNewProcessMemory(before: Set<string>): Promise<{ bytes: number; processes: number } | undefined> {
+  try {
+    const expr = '[{erlang:pid_to_list(P), M} || P <- erlang:processes(), {memory, M} <- [erlang:process_info(P, memory)]].';
+    const { stdout } = await run('rabbitmqctl', ['-q', 'eval', expr], { timeout: 30_000, maxBuffer: 64 << 20 });
+    let bytes = 0;
+    let processes = 0;
+    for (const m of stdout.matchAll(/\{"(<[\d.]+>)",(\d+)\}/g)) {
+      if (before.has(m[1]!)) continue;
+      bytes += Number(m[2]);
+      processes++;
+    }
+    return { bytes, processes };
   } catch {
     return undefined;
   }

@@ -60,7 +60,7 @@ export function markdown(report: BenchReport): string {
   if (connections.length > 0) {
     out.push('## Connection scale (idle MQTT connections)');
     out.push('');
-    out.push('Memory growth with all connections open, divided by the connections opened; median of the runs. Tributary: its own RSS (a fresh process per run) plus RabbitMQ\'s RSS growth; rabbitmq_mqtt: RabbitMQ\'s RSS growth; Mosquitto: its $SYS heap growth (its RSS reuses memory freed by earlier clients). conn/s: 100 handshakes in flight from one client process.');
+    out.push('Memory growth with all connections open, divided by the connections opened; median of the runs. Tributary: its own RSS (a fresh process per run) plus the RabbitMQ processes its sessions created; rabbitmq_mqtt: the RabbitMQ processes its connections created (memory of the Erlang processes that appeared meanwhile: RabbitMQ\'s RSS moves by ±100 MB with other clients of the shared broker); Mosquitto: its $SYS heap (its RSS reuses memory freed by earlier clients). conn/s: 100 handshakes in flight from one client process. Raw RSS deltas are in the JSON.');
     out.push('');
     out.push('| scenario | server | connections | conn/s | KiB/conn total | gateway | broker | Tributary ÷ this: conn/s · KiB/conn |');
     out.push('|---|---|--:|--:|--:|--:|--:|---|');

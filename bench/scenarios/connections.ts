@@ -3,7 +3,7 @@
 // connection, then reset them all and wait for the server to let go of the sockets.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MqttClient } from '../clients/mqtt.js';
-import { mosquittoHeap } from '../lib/memory.js';
+import { beamNewProcessMemory, beamPids, mosquittoHeap } from '../lib/memory.js';
 import { openFileCount, rssBytes } from '../lib/proc.js';
 import { beamHeadroom } from '../lib/rabbit.js';
 import type { ConnectionMeasure, Measure, RunContext, Scenario } from '../lib/scenario.js';
@@ -19,7 +19,7 @@ export function connectionScenario(count: number, inAll = true): Scenario {
   return {
     name: `conn-${count >= 1000 ? `${count / 1000}k` : count}`,
     title: `Connection scale: ${count.toLocaleString('en')} idle MQTT connections`,
-    measures: `${count.toLocaleString('en')} idle MQTT 3.1.1 connections (clean session, no subscription) opened ${PARALLEL} at a time: connections/s, and memory growth per connection (Tributary: its RSS, fresh process per run, + RabbitMQ's RSS; rabbitmq_mqtt: RabbitMQ's RSS; Mosquitto: its $SYS heap, since its RSS reuses freed memory).`,
+    measures: `${count.toLocaleString('en')} idle MQTT 3.1.1 connections (clean session, no subscription) opened ${PARALLEL} at a time: connections/s, and memory growth per connection (Tributary: its RSS, fresh process per run, + the RabbitMQ processes its sessions created; rabbitmq_mqtt: the RabbitMQ processes the connections created; Mosquitto: its $SYS heap).`,
     unit: 'conn/s',
     targets: ['tributary', 'rabbitmq', 'mosquitto'],
     labels: { rabbitmq: 'rabbitmq_mqtt' },
@@ -31,26 +31,33 @@ export function connectionScenario(count: number, inAll = true): Scenario {
 }
 
 interface MemoryReading {
-  gateway?: number;
-  broker?: number;
   gatewayRss?: number;
   brokerRss?: number;
+  /** Mosquitto's heap */
+  heap?: number;
+  /** RabbitMQ's process ids (before) */
+  pids?: Set<string>;
+  /** memory of the RabbitMQ processes that appeared since `pids` (after) */
+  newProcesses?: { bytes: number; processes: number };
 }
 
-async function readMemory(target: Target, fresh: boolean): Promise<MemoryReading> {
+async function readMemory(target: Target, before: MemoryReading | undefined): Promise<MemoryReading> {
   const out: MemoryReading = {};
   const gwRss = rss(target.gatewayPid);
   const brRss = rss(target.brokerPid);
-  if (gwRss !== undefined) out.gateway = out.gatewayRss = gwRss;
+  if (gwRss !== undefined) out.gatewayRss = gwRss;
   if (brRss !== undefined) out.brokerRss = brRss;
   if (target.name === 'mosquitto') {
     // malloc reuses what earlier clients freed, so Mosquitto's RSS hardly moves: use its heap
-    const heap = target.endpoints.mqtt ? await mosquittoHeap(target.endpoints.mqtt, fresh) : undefined;
-    if (heap !== undefined) out.broker = heap;
-  } else if (brRss !== undefined) {
-    // RSS, not erlang:memory(total): the latter counts allocated but untouched binaries
-    // (gigabytes for 700 rabbitmq_mqtt connections while RSS grew by 95 MB)
-    out.broker = brRss;
+    const heap = target.endpoints.mqtt ? await mosquittoHeap(target.endpoints.mqtt, before !== undefined) : undefined;
+    if (heap !== undefined) out.heap = heap;
+  } else if (!before) {
+    const pids = await beamPids();
+    if (pids) out.pids = pids;
+  } else if (before.pids) {
+    // the processes these connections brought (see lib/memory.ts)
+    const fresh = await beamNewProcessMemory(before.pids);
+    if (fresh) out.newProcesses = fresh;
   }
   return out;
 }
@@ -77,7 +84,7 @@ async function runConnections(ctx: RunContext, requested: number): Promise<Measu
   if (count <= 0) throw new Error(`no room for connections: ${capped ?? ''}`);
   const watched = target.gatewayPid ?? target.brokerPid;
   const fdsBefore = watched === undefined ? undefined : openFileCount(watched);
-  const before = await readMemory(target, false);
+  const before = await readMemory(target, undefined);
 
   const clients: MqttClient[] = [];
   let failed = 0;
@@ -103,7 +110,7 @@ async function runConnections(ctx: RunContext, requested: number): Promise<Measu
   await Promise.all(Array.from({ length: PARALLEL }, worker));
   const seconds = (performance.now() - t0) / 1000;
   await sleep(2_000);
-  const after = await readMemory(target, true);
+  const after = await readMemory(target, before);
   const opened = clients.length;
   if (failed > 0) notes.push(`${failed} connections failed (first: ${firstError})`);
   if (outOfTime) notes.push(`stopped opening after ${OPEN_BUDGET_MS / 1000} s with ${opened} of ${count} open`);
@@ -116,10 +123,11 @@ async function runConnections(ctx: RunContext, requested: number): Promise<Measu
   const put = (obj: { gateway?: number; broker?: number }, key: 'gateway' | 'broker', v: number | undefined): void => {
     if (v !== undefined) obj[key] = v;
   };
-  put(memoryDelta, 'gateway', delta(before.gateway, after.gateway));
-  put(memoryDelta, 'broker', delta(before.broker, after.broker));
+  put(memoryDelta, 'gateway', delta(before.gatewayRss, after.gatewayRss));
+  put(memoryDelta, 'broker', target.name === 'mosquitto' ? delta(before.heap, after.heap) : after.newProcesses?.bytes);
   put(rssDelta, 'gateway', delta(before.gatewayRss, after.gatewayRss));
   put(rssDelta, 'broker', delta(before.brokerRss, after.brokerRss));
+  if (after.newProcesses) notes.push(`RabbitMQ: ${after.newProcesses.processes} new processes (${(after.newProcesses.processes / Math.max(1, clients.length)).toFixed(1)} per connection)`);
   if (target.name !== 'tributary' && memoryDelta.broker === undefined) notes.push('broker memory accounting unavailable');
   const grown = (memoryDelta.gateway ?? 0) + (memoryDelta.broker ?? 0);
   const connections: ConnectionMeasure = {
