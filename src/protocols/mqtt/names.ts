@@ -35,9 +35,13 @@ export function willQueueName(clientId: string): string {
   return named('mqtt-will-', clientId);
 }
 
-/** one queue per shared-subscription group and filter */
+/**
+ * One queue per shared-subscription group and filter. '/' separates them: a group name cannot
+ * contain it [MQTT-4.8.2-2] and a routing key made from an MQTT filter never does, so group
+ * 'a' with filter 'b/c' and group 'a.b' with filter 'c' get different queues.
+ */
 export function sharedQueueName(group: string, routingKey: string): string {
-  return named('tributary.mqtt.share.', `${group}.${routingKey}`);
+  return named('tributary.mqtt.share.', `${group}/${routingKey}`);
 }
 
 export const RETAINED_STORE_QUEUE = 'tributary.mqtt.retained';

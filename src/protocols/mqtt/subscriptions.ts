@@ -7,7 +7,7 @@
 //   copy per message [MQTT-3.3.4-2]). Clean session: an exclusive queue, gone with the
 //   connection. Persistent session: durable, `x-expires` = session expiry, `x-max-length` =
 //   mqtt.maxQueuedMessages (drop-head: the oldest go first, as EMQX).
-// - `$share/<group>/<filter>`: one queue per group and filter, `tributary.mqtt.share.<group>.<key>`,
+// - `$share/<group>/<filter>`: one queue per group and filter, `tributary.mqtt.share.<group>/<key>`,
 //   whose members are competing consumers (the broker hands messages round-robin). Durable with
 //   `x-expires` = mqtt.maxSessionExpirySeconds, so members of any kind can share it.
 //

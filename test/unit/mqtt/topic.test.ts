@@ -120,3 +120,14 @@ describe('mqtt topic - matching', () => {
     expect(topicMatches(filter, topic)).toBe(expected);
   });
 });
+
+describe('mqtt names', () => {
+  it('gives different shared-subscription groups different queues even when the names would run together', async () => {
+    const { sharedQueueName, sessionQueueName } = await import('../../../src/protocols/mqtt/names.js');
+    expect(sharedQueueName('a', 'b.c')).not.toBe(sharedQueueName('a.b', 'c'));
+    expect(sessionQueueName('dev1')).toBe('mqtt-subscription-dev1qos1');
+    const long = sessionQueueName('x'.repeat(300));
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(255);
+    expect(long).toMatch(/^mqtt-subscription-[0-9a-f]{64}qos1$/);
+  });
+});
