@@ -44,7 +44,7 @@ describe('E2E: MQTT wire rules (embedded fabric)', () => {
     const r = await raw(5);
     expect(await r.connectAs(uniqueName('c'), {}, 5)).toMatchObject({ reasonCode: 0 });
     r.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'again', keepalive: 0 }, 5);
-    expect(await r.next('disconnect')).toMatchObject({ reasonCode: 0x82 });
+    expect(await r.next('disconnect')).toMatchObject({ reasonCode: 0x82, properties: { reasonString: 'second CONNECT on one connection' } });
     await r.closed;
   });
 
