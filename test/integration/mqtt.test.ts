@@ -138,7 +138,7 @@ for (const [label, fabric, enabled] of FABRICS) {
         const persistent = protocolVersion === 5 ? { clean: false, properties: { sessionExpiryInterval: 60 } } : { clean: false };
         const first = await client({ protocolVersion, clientId, ...persistent });
         expect(first.client.connected).toBe(true);
-        await first.client.subscribeAsync(`${t}/#`, { qos: 1 });
+        await first.client.subscribeAsync(`${t}/#`, { qos: 1, ...(protocolVersion === 5 ? { properties: { subscriptionIdentifier: 5 } } : {}) });
         await first.end();
         const pub = await client({ protocolVersion });
         for (let i = 0; i < 5; i++) await pub.client.publishAsync(`${t}/m`, String(i), { qos: 1 });
@@ -147,6 +147,8 @@ for (const [label, fabric, enabled] of FABRICS) {
         expect(again.connack?.sessionPresent).toBe(true);
         const got = await again.waitFor(5);
         expect(got.map((m) => m.payload.toString())).toEqual(['0', '1', '2', '3', '4']);
+        // the subscription's MQTT 5 options came back with the session
+        if (protocolVersion === 5) expect(got.map((m) => m.packet.properties?.subscriptionIdentifier)).toEqual([5, 5, 5, 5, 5]);
         // and a clean start discards it [MQTT-3.1.2-4]
         await again.end();
         const clean = await client({ protocolVersion, clientId, clean: true });
