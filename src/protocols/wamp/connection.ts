@@ -109,7 +109,8 @@ export class WampConnection implements ProtocolConnection {
   private async handle(message: Inbound): Promise<void> {
     await this.session.handle(message);
     const fabric = this.session.fabric;
-    if (PUBLISH_TYPES.has(message.type) && fabric !== null && this.session.state === 'open') this.throttle.afterPublish(fabric);
+    // while the broker is away publishes are refused at once (roomToPublish), so keep reading
+    if (PUBLISH_TYPES.has(message.type) && fabric !== null && this.session.state === 'open' && this.ctx.fabric.status().connected) this.throttle.afterPublish(fabric);
   }
 
   private newSession(): WampSession {

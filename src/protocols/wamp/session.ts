@@ -5,7 +5,7 @@
 // old session can never touch the new one.
 
 import type { AuthorizeRequest, Peer, Principal } from '../../auth/types.js';
-import { isGatewayError, toGatewayError } from '../../errors.js';
+import { ErrorCode, GatewayError, isGatewayError, toGatewayError } from '../../errors.js';
 import type { FabricSession } from '../../fabric/types.js';
 import type { Logger } from '../../log.js';
 import type { ClientLink } from '../../transport/types.js';
@@ -155,6 +155,10 @@ export class WampSession implements WampPeer {
   async roomToPublish(): Promise<ConfirmedPublisher> {
     const publisher = this.publisher;
     if (publisher === null) throw new ProtocolViolation('no session');
+    // the broker is away: answer ERROR wamp.error.network_failure now rather than hold the
+    // request (and the session behind it) until the fabric has reconnected
+    const fabric = this.ctx.fabric.status();
+    if (!fabric.connected) throw new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, undefined, { detail: fabric.reason ?? 'broker unavailable' });
     await publisher.roomAvailable();
     return publisher;
   }
