@@ -2,6 +2,8 @@
 //   npx tsx bench/fabric-amqp.ts [messages=50000] [bytes=1024]
 // 1. confirmed publishes/s: at most 1000 unconfirmed (the fabric's window; raw: the same bound)
 // 2. publish → consume msgs/s: one publisher, one consumer (prefetch 200, one ack per message)
+// 3. the same with unconfirmed publishes (raw: a plain channel; fabric: `confirm: false`,
+//    pausing while the session is not writable, as the protocol handlers do)
 // Needs RabbitMQ at TRIBUTARY_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672).
 
 import { connect, type Channel, type ConfirmChannel } from 'amqplib';
@@ -45,7 +47,15 @@ async function rawPublish(ch: ConfirmChannel): Promise<number> {
   return performance.now() - t0;
 }
 
-async function rawPipeline(pub: ConfirmChannel, sub: Channel): Promise<number> {
+async function rawPlainPublish(ch: Channel): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    if (!ch.publish('', queue, payload, {})) await new Promise((r) => ch.once('drain', r));
+  }
+  return performance.now() - t0;
+}
+
+async function rawPipeline(pub: ConfirmChannel | Channel, sub: Channel, plain = false): Promise<number> {
   await sub.prefetch(PREFETCH, false);
   let received = 0;
   let done!: () => void;
@@ -56,7 +66,7 @@ async function rawPipeline(pub: ConfirmChannel, sub: Channel): Promise<number> {
     if (++received === N) done();
   });
   const t0 = performance.now();
-  await rawPublish(pub);
+  await (plain ? rawPlainPublish(pub) : rawPublish(pub as ConfirmChannel));
   await finished;
   const ms = performance.now() - t0;
   await sub.cancel(consumerTag);
@@ -65,7 +75,7 @@ async function rawPipeline(pub: ConfirmChannel, sub: Channel): Promise<number> {
 
 // ---- the fabric ------------------------------------------------------------------------
 
-async function fabricPublish(s: FabricSession): Promise<number> {
+async function fabricPublish(s: FabricSession, confirm = true): Promise<number> {
   const t0 = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < N; i++) {
@@ -77,13 +87,13 @@ async function fabricPublish(s: FabricSession): Promise<number> {
         });
       });
     }
-    pending.push(s.publish('', queue, { body: payload, properties: {} }, { confirm: true }));
+    pending.push(s.publish('', queue, { body: payload, properties: {} }, { confirm }));
   }
   await Promise.all(pending);
   return performance.now() - t0;
 }
 
-async function fabricPipeline(pub: FabricSession, sub: FabricSession): Promise<number> {
+async function fabricPipeline(pub: FabricSession, sub: FabricSession, confirm = true): Promise<number> {
   let received = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
@@ -92,7 +102,7 @@ async function fabricPipeline(pub: FabricSession, sub: FabricSession): Promise<n
     if (++received === N) done();
   });
   const t0 = performance.now();
-  await fabricPublish(pub);
+  await fabricPublish(pub, confirm);
   await finished;
   const ms = performance.now() - t0;
   await consumer.cancel();
@@ -110,13 +120,16 @@ async function main(): Promise<void> {
   const rawPub = await conn.createConfirmChannel();
   const rawSubConn = await connect(url, { noDelay });
   const rawSub = await rawSubConn.createChannel();
+  const rawPlain = await conn.createChannel();
 
   const fabric = new AmqpFabric({ url, connectionsPerVhost: 1, log: createLogger('warn') });
   await fabric.start();
   const pub = fabric.openSession({ vhost: '/', label: 'bench-pub' });
   const sub = fabric.openSession({ vhost: '/', label: 'bench-sub' });
+  // a session that never confirms (a QoS 0 publisher): a confirmed publish would move it to the confirm channel for good
+  const plainPub = fabric.openSession({ vhost: '/', label: 'bench-plain-pub' });
 
-  const results: Record<string, number[]> = { rawPublish: [], fabricPublish: [], rawPipeline: [], fabricPipeline: [] };
+  const results: Record<string, number[]> = { rawPublish: [], fabricPublish: [], rawPipeline: [], fabricPipeline: [], rawPlainPipeline: [], fabricPlainPipeline: [] };
   const purge = () => admin.purgeQueue(queue);
   try {
     // alternate, twice each, after a warm-up, so that neither side gets the warm broker alone
@@ -131,9 +144,14 @@ async function main(): Promise<void> {
       await purge();
       results.fabricPipeline!.push(rate(N, await fabricPipeline(pub, sub)));
       await purge();
+      results.rawPlainPipeline!.push(rate(N, await rawPipeline(rawPlain, rawSub, true)));
+      await purge();
+      results.fabricPlainPipeline!.push(rate(N, await fabricPipeline(plainPub, sub, false)));
+      await purge();
     }
   } finally {
     await pub.close();
+    await plainPub.close();
     await sub.close();
     await fabric.close();
     await admin.deleteQueue(queue);
@@ -150,6 +168,7 @@ async function main(): Promise<void> {
   console.log(`messages: ${N} × ${SIZE} B, confirm window ${WINDOW}, prefetch ${PREFETCH}, raw noDelay ${noDelay}`);
   console.log(line('confirmed publish', 'rawPublish', 'fabricPublish'));
   console.log(line('publish → consume', 'rawPipeline', 'fabricPipeline'));
+  console.log(line('unconfirmed publish → consume', 'rawPlainPipeline', 'fabricPlainPipeline'));
   console.log(`all rounds: ${JSON.stringify(results)}`);
 }
 

@@ -120,8 +120,8 @@ describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric flow control and scale', 
     const setupMs = Date.now() - t0;
 
     const consumersPerChannel = 50;
-    // per slot: 1 publish + 4 topology channels; consumer channels: 50 consumers each, at most one partly filled per slot
-    const expectedChannels = 2 * (1 + 4) + Math.ceil(n / consumersPerChannel) + 2;
+    // per slot: 2 publish (confirm + plain) + 4 topology channels; consumer channels: 50 consumers each, at most one partly filled per slot
+    const expectedChannels = 2 * (2 + 4) + Math.ceil(n / consumersPerChannel) + 2;
     expect(fabric.connections()).toHaveLength(4);
     expect(fabric.channelCount()).toBeLessThanOrEqual(expectedChannels);
     expect((await metrics.fabricChannels.get()).values[0]?.value).toBe(fabric.channelCount());

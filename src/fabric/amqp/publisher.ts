@@ -1,15 +1,23 @@
-// Publishing for every session on one publishing connection: one confirm channel, shared.
-// Confirm mode costs the broker little and tells us when it has taken responsibility; a
-// publish without `confirm` goes the same way but resolves at once (it still counts in the
-// confirm window, so the window bounds everything we have sent and not heard back about).
+// Publishing for every session on one publishing connection: one confirm channel and one
+// plain (non-confirm) channel, each shared by the sessions of the slot.
+//
+// The confirm channel tells us when the broker has taken responsibility. A publish the caller
+// does not need confirmed goes on the plain channel when the session asks for it
+// (`publishPlain`): no sequence number, no basic.ack coming back, no confirm window, so it
+// costs what a plain amqplib publish costs. It resolves once written to amqplib's buffer.
+// Which channel a session uses, and how it keeps its own publishes in order across the two,
+// is the session's business (see session.ts); `plainBarrier()` is its tool for that.
 //
 // Backpressure, never buffering: `writable` is false while the broker blocks the connection
 // (memory/disk alarm), while `window` publishes await their confirm, while amqplib's channel
 // buffer is above its high-water mark, and while the connection or channel is down. Past
 // `maxUnconfirmed` a publish is refused (LIMIT_EXCEEDED); while the connection is down it is
-// refused at once (BACKEND_UNAVAILABLE).
+// refused at once (BACKEND_UNAVAILABLE). The plain channel: `plainWritable` is false while the
+// broker blocks the connection and while its amqplib buffer is above the high-water mark; past
+// `maxUnconfirmed` publishes made since it went over (before 'drain'), a plain publish is
+// refused (LIMIT_EXCEEDED), so a caller ignoring `writable` cannot buffer without bound.
 
-import type { ConfirmChannel, Message, Options } from 'amqplib';
+import type { Channel, ConfirmChannel, Message, Options } from 'amqplib';
 import { ErrorCode, GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
@@ -42,6 +50,14 @@ interface ConfirmState {
   mandatory: Set<MandatoryPublish>;
 }
 
+/** one incarnation of the plain channel */
+interface PlainState {
+  ch: Channel;
+  error: Error | null;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
 interface Waiting {
   send(): void;
   fail(err: GatewayError): void;
@@ -57,6 +73,14 @@ export class Publisher {
   private overHighWaterMark = false;
   private wasWritable = false;
   private closing = false;
+  private wasPlainWritable = false;
+  /** the plain channel, opened on the first plain publish (and again after a loss) */
+  private plain: PlainState | null = null;
+  private plainOpening: Promise<void> | null = null;
+  private plainWaiting: Waiting[] = [];
+  private plainOverHighWaterMark = false;
+  /** plain publishes accepted since its buffer went over the high-water mark */
+  private plainPastHighWaterMark = 0;
   private readonly writableListeners = new Set<() => void>();
   private readonly idleListeners = new Set<() => void>();
 
@@ -82,7 +106,16 @@ export class Publisher {
     return this.conn.isUp && !this.conn.blocked && this.state !== null && !this.windowFull && !this.overHighWaterMark;
   }
 
-  /** `listener` runs each time publishing turns from paused to writable */
+  /** plain publishes can go out now (the plain channel opens on demand) */
+  get plainWritable(): boolean {
+    return this.conn.isUp && !this.conn.blocked && !this.closing && !this.plainOverHighWaterMark;
+  }
+
+  get plainChannelOpen(): boolean {
+    return this.plain !== null;
+  }
+
+  /** `listener` runs each time publishing (confirmed or plain) turns from paused to writable */
   onWritable(listener: () => void): () => void {
     this.writableListeners.add(listener);
     return () => this.writableListeners.delete(listener);
@@ -108,6 +141,54 @@ export class Publisher {
     return this.send(state, exchange, routingKey, body, options, confirm);
   }
 
+  /**
+   * Publish without a confirm, on the plain channel. Resolves once handed to amqplib (or at
+   * once if queued behind the channel opening); rejects only when it could not be sent.
+   */
+  publishPlain(exchange: string, routingKey: string, body: Buffer, options: Options.Publish): Promise<void> {
+    if (this.closing) return Promise.reject(new GatewayError(ErrorCode.SHUTTING_DOWN));
+    if (!this.conn.isUp) return Promise.reject(backendUnavailable(this.conn.reason));
+    if (this.plainPastHighWaterMark + this.plainWaiting.length >= this.opts.maxUnconfirmed) {
+      return Promise.reject(
+        new GatewayError(ErrorCode.LIMIT_EXCEEDED, undefined, {
+          detail: `${this.opts.maxUnconfirmed} publishes wait in the publish buffer; wait for the session to be writable`,
+        }),
+      );
+    }
+    const state = this.plain;
+    if (state === null) {
+      void this.openPlain();
+      return new Promise<void>((resolve, reject) => {
+        this.plainWaiting.push({
+          send: () => {
+            const now = this.plain;
+            if (now === null) reject(backendUnavailable(this.conn.reason || 'publish channel unavailable'));
+            else this.sendPlain(now, exchange, routingKey, body, options).then(resolve, reject);
+          },
+          fail: reject,
+        });
+      });
+    }
+    return this.sendPlain(state, exchange, routingKey, body, options);
+  }
+
+  /**
+   * Resolves once the broker has processed every plain publish handed to amqplib before this
+   * call: a synchronous method (basic.qos, harmless on a channel that never consumes) queued
+   * behind them on the same channel, whose reply the broker's channel process sends only after
+   * it has routed everything before it. Never rejects (a lost channel took its publishes with it).
+   */
+  plainBarrier(): Promise<void> {
+    const opening = this.plainOpening;
+    if (opening) return opening.then(() => this.plainBarrier());
+    const state = this.plain;
+    if (state === null) return RESOLVED;
+    return state.ch.prefetch(0).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** resolves when nothing awaits a confirm, or after `timeoutMs` */
   waitIdle(timeoutMs: number): Promise<void> {
     if (this.unconfirmedCount === 0) return Promise.resolve();
@@ -125,9 +206,88 @@ export class Publisher {
   async close(): Promise<void> {
     this.closing = true;
     this.failWaiting(new GatewayError(ErrorCode.SHUTTING_DOWN));
+    this.failPlainWaiting(new GatewayError(ErrorCode.SHUTTING_DOWN));
     const state = this.state;
     this.state = null;
-    if (state) await state.ch.close().catch(() => undefined);
+    const plain = this.plain;
+    this.plain = null;
+    await Promise.all([state?.ch.close().catch(() => undefined), plain?.ch.close().catch(() => undefined)]);
+  }
+
+  private sendPlain(state: PlainState, exchange: string, routingKey: string, body: Buffer, options: Options.Publish): Promise<void> {
+    let accepted: boolean;
+    try {
+      accepted = state.ch.publish(exchange, routingKey, body, options);
+    } catch (err) {
+      const mapped = fromAmqpError(err);
+      return Promise.reject(mapped.code === ErrorCode.INTERNAL ? new GatewayError(ErrorCode.PRECONDITION_FAILED, undefined, { detail: mapped.detail, cause: err }) : mapped);
+    }
+    if (!accepted && !this.plainOverHighWaterMark) {
+      this.plainOverHighWaterMark = true;
+      this.updateWritable();
+    }
+    if (this.plainOverHighWaterMark) this.plainPastHighWaterMark += 1;
+    return RESOLVED;
+  }
+
+  private openPlain(): Promise<void> {
+    if (this.plainOpening) return this.plainOpening;
+    const model = this.conn.model;
+    if (model === null || this.closing) return RESOLVED;
+    const opening = model.createChannel().then(
+      (ch) => {
+        if (this.plainOpening === opening) this.plainOpening = null;
+        this.adoptPlain(ch);
+      },
+      (err: unknown) => {
+        if (this.plainOpening === opening) this.plainOpening = null;
+        this.opts.log.warn({ err: String(err), conn: this.conn.name }, 'cannot open the plain publish channel');
+        this.failPlainWaiting(backendUnavailable('cannot open the publish channel', err));
+      },
+    );
+    this.plainOpening = opening;
+    return opening;
+  }
+
+  private adoptPlain(ch: Channel): void {
+    if (this.closing || !this.conn.isUp) {
+      void ch.close().catch(() => undefined);
+      this.failPlainWaiting(this.closing ? new GatewayError(ErrorCode.SHUTTING_DOWN) : backendUnavailable(this.conn.reason));
+      return;
+    }
+    const state: PlainState = { ch, error: null };
+    this.opts.metrics?.fabricChannels.inc();
+    ch.on('error', (err: Error) => {
+      state.error = err;
+      this.opts.log.warn({ err: err.message, conn: this.conn.name }, 'plain publish channel closed by the broker; reopening on the next publish');
+    });
+    ch.on('drain', () => {
+      if (this.plain !== state) return;
+      this.plainOverHighWaterMark = false;
+      this.plainPastHighWaterMark = 0;
+      this.updateWritable();
+    });
+    ch.on('close', () => {
+      this.opts.metrics?.fabricChannels.dec();
+      if (this.plain !== state) return;
+      this.plain = null;
+      this.plainOverHighWaterMark = false;
+      this.plainPastHighWaterMark = 0;
+      this.updateWritable();
+    });
+    this.plain = state;
+    this.plainOverHighWaterMark = false;
+    this.plainPastHighWaterMark = 0;
+    const waiting = this.plainWaiting;
+    this.plainWaiting = [];
+    for (const w of waiting) w.send();
+    this.updateWritable();
+  }
+
+  private failPlainWaiting(err: GatewayError): void {
+    const waiting = this.plainWaiting;
+    this.plainWaiting = [];
+    for (const w of waiting) w.fail(err);
   }
 
   private send(state: ConfirmState, exchange: string, routingKey: string, body: Buffer, options: Options.Publish, confirm: boolean): Promise<void> {
@@ -244,7 +404,12 @@ export class Publisher {
   private onConnectionDown(reason: string): void {
     this.state = null;
     this.opening = null;
+    this.plain = null;
+    this.plainOpening = null;
+    this.plainOverHighWaterMark = false;
+    this.plainPastHighWaterMark = 0;
     this.failWaiting(backendUnavailable(reason));
+    this.failPlainWaiting(backendUnavailable(reason));
     this.updateWritable();
   }
 
@@ -256,9 +421,11 @@ export class Publisher {
 
   private updateWritable(): void {
     const writable = this.writable;
-    if (writable === this.wasWritable) return;
+    const plainWritable = this.plainWritable;
+    const turnedWritable = (writable && !this.wasWritable) || (plainWritable && !this.wasPlainWritable);
     this.wasWritable = writable;
-    if (!writable) return;
+    this.wasPlainWritable = plainWritable;
+    if (!turnedWritable) return;
     for (const listener of [...this.writableListeners]) {
       try {
         listener();

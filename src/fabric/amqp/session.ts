@@ -1,7 +1,21 @@
 // One client session's view of RabbitMQ. Pinned to one slot of its vhost's pool: its
 // topology and consumers on the slot's consume connection (where its exclusive queues live),
-// its publishes on the slot's shared confirm channel. Everything it declares is recorded and
-// declared again after a reconnect; its consumers resume with the same Consumer objects.
+// its publishes on one of the slot's two shared publish channels. Everything it declares is
+// recorded and declared again after a reconnect; its consumers resume with the same Consumer
+// objects.
+//
+// Publish channels and order. AMQP orders publishes per channel only; two channels of one
+// connection are two broker processes, so a publish on one can overtake an earlier one on the
+// other. A session therefore publishes on ONE channel at a time: the plain (non-confirm)
+// channel until its first confirmed publish, the confirm channel from then on (unconfirmed
+// publishes included: they resolve at once, as before). The switch happens once per session,
+// behind a barrier: the confirmed publish (and everything after it) waits until the broker
+// has answered a synchronous method sent on the plain channel after the session's last plain
+// publish, i.e. until the broker has routed every earlier plain publish. So a session's
+// publishes reach the broker in the order it made them, whatever mix of confirmed and
+// unconfirmed. Sessions that never confirm (MQTT QoS 0 publishers, STOMP SENDs without
+// receipt) never pay for confirms; a session that confirms once pays what every session
+// paid before.
 
 import { randomBytes } from 'node:crypto';
 import type { Channel } from 'amqplib';
@@ -58,6 +72,10 @@ export class AmqpSession implements FabricSession {
   private closing: Promise<void> | null = null;
   /** settles once the last publish that had to wait (exchange check, attach) has been sent */
   private publishGate: Promise<void> | null = null;
+  /** set by the first confirmed publish: from then on every publish goes on the confirm channel */
+  private confirmMode = false;
+  /** some publish went on the plain channel (a switch to the confirm channel needs a barrier) */
+  private publishedPlain = false;
 
   constructor(
     readonly vhost: string,
@@ -75,7 +93,9 @@ export class AmqpSession implements FabricSession {
   }
 
   get writable(): boolean {
-    return this.closing === null && (this.slot?.publisher.writable ?? false);
+    const publisher = this.slot?.publisher;
+    if (this.closing !== null || publisher === undefined) return false;
+    return this.confirmMode ? publisher.writable : publisher.plainWritable;
   }
 
   onWritable(listener: () => void): () => void {
@@ -91,14 +111,28 @@ export class AmqpSession implements FabricSession {
     if (invalid) return Promise.reject(invalid);
     const options = toPublishOptions(message.properties, opts.mandatory ?? false);
     const confirm = opts.confirm ?? false;
-    const send = (slot: Slot) => slot.publisher.publish(exchange, routingKey, message.body, options, confirm);
+    let barrier = false;
+    if (confirm && !this.confirmMode) {
+      this.confirmMode = true;
+      barrier = this.publishedPlain;
+    }
+    const plain = !this.confirmMode;
+    if (plain) this.publishedPlain = true;
+    const body = message.body;
+    const send = plain
+      ? (slot: Slot) => slot.publisher.publishPlain(exchange, routingKey, body, options)
+      : (slot: Slot) => slot.publisher.publish(exchange, routingKey, body, options, confirm);
     const slot = this.slot;
-    if (slot && this.publishGate === null) {
+    if (slot && this.publishGate === null && !barrier) {
       const check = this.exchangeCheck(slot, exchange);
       if (check === undefined) return send(slot);
       return this.afterGate(check, () => send(slot));
     }
-    const ready = this.attached.then((s) => this.exchangeCheck(s, exchange));
+    // the barrier goes on the plain channel after every earlier publish of this session was sent
+    const prior = this.publishGate ?? Promise.resolve();
+    const ready = this.attached.then((s): Promise<unknown> | undefined =>
+      barrier ? Promise.all([this.exchangeCheck(s, exchange), prior.then(() => s.publisher.plainBarrier())]) : this.exchangeCheck(s, exchange),
+    );
     return this.afterGate(ready, () => send(this.slot as Slot));
   }
 

@@ -3,7 +3,9 @@
 //   consume connection: the topology channel (declares, binds, deletes, passive checks, get)
 //     and the consumer channels (up to `consumersPerChannel` consumers each). Exclusive
 //     queues belong to a connection, so a session's topology and consumers must stay on one.
-//   publish connection: one confirm channel shared by every session of the slot.
+//   publish connection: one confirm channel and one plain channel (opened on the first
+//     unconfirmed publish), each shared by every session of the slot (see session.ts for
+//     which a session uses).
 //
 // Publishing and consuming are split because RabbitMQ's memory and disk alarms block the
 // connections that publish (the broker stops reading their sockets): acks and consumer
@@ -125,7 +127,7 @@ export class Slot {
   }
 
   get channelCount(): number {
-    return this.ownQueueConsumers.channelCount + this.sharedQueueConsumers.channelCount + (this.publisher.channelOpen ? 1 : 0) + this.topology.filter((t) => t.channelOpen).length;
+    return this.ownQueueConsumers.channelCount + this.sharedQueueConsumers.channelCount + (this.publisher.channelOpen ? 1 : 0) + (this.publisher.plainChannelOpen ? 1 : 0) + this.topology.filter((t) => t.channelOpen).length;
   }
 
   async open(): Promise<void> {
