@@ -8,7 +8,7 @@
 import { Client, type IMessage, type IStompSocket } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 import mqtt, { type MqttClient } from 'mqtt';
-import { openSession, type AbSession, type Opened } from '../../integration/wamp-support.js';
+import { openSession, type Opened } from '../../integration/wamp-support.js';
 import type { Ledger } from './ledger.js';
 
 /** what clients were told while things were broken, and when each acknowledgement came */
@@ -75,7 +75,8 @@ export class MqttPublisher implements Publisher {
   constructor(readonly name: string, endpoint: Endpoint, private readonly topic: string, private readonly ledgers: readonly Ledger[], private readonly obs: Observations) {
     this.client = mqtt.connect({ ...mqttBase, port: endpoint.mqttPort, clientId: `${name}`, clean: false });
     this.client.on('close', () => { obs.mqttCloses++; });
-    this.client.on('error', (err) => { if ((err as { code?: number }).code !== undefined) obs.mqttRefusedConnects++; });
+    // a CONNACK refusal carries a numeric return code; socket errors (ECONNREFUSED) a string one
+    this.client.on('error', (err) => { if (typeof (err as { code?: unknown }).code === 'number') obs.mqttRefusedConnects++; });
   }
 
   async run(count: number, window: number, opts: { paceMs?: number } = {}): Promise<void> {
@@ -229,7 +230,7 @@ export class WampPublisher implements Publisher {
 
   constructor(readonly name: string, private readonly endpoint: Endpoint, private readonly topic: string, private readonly ledgers: readonly Ledger[], private readonly obs: Observations) {}
 
-  private session(): Promise<AbSession> {
+  private session(): Promise<Opened> {
     this.opened ??= openSession(this.endpoint.wsUrl).then((o) => {
       void o.closed.then(() => {
         this.obs.wampCloses++;
@@ -240,7 +241,7 @@ export class WampPublisher implements Publisher {
       this.opened = null;
       throw err;
     });
-    return this.opened.then((o) => o.session);
+    return this.opened;
   }
 
   run(count: number, window: number, opts: { paceMs?: number } = {}): Promise<void> {
@@ -248,9 +249,11 @@ export class WampPublisher implements Publisher {
       const id = `${this.name}-${i}`;
       for (;;) {
         try {
-          const session = await this.session();
+          const { session, closed } = await this.session();
           for (const l of this.ledgers) l.sent(id);
-          await session.publish(this.topic, [id], {}, { acknowledge: true });
+          // autobahn leaves a publish pending forever when its connection is lost
+          const lost = closed.then(() => { throw new Error('connection lost'); });
+          await Promise.race([session.publish(this.topic, [id], {}, { acknowledge: true }), lost]);
           this.obs.ackTimes.wamp.push(Date.now());
           for (const l of this.ledgers) l.acked(id);
           return;
