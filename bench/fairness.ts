@@ -1,4 +1,5 @@
-// npm run bench -- fairness [--quick]
+// npm run bench -- fairness [--quick] [--rate 1200] [--flood-rate 300] [--quiet-every-ms 10]
+//                           [--backlog 50000] [--output-queue-length 200]
 //
 // Per-publisher fair queues against a plain shared queue. One publisher floods: a backlog of
 // 50,000 messages, then it keeps publishing at the consumer's rate; nine quiet publishers send
@@ -36,15 +37,21 @@ import { REPO_ROOT, freePort } from './lib/tributary.js';
 
 const quick = process.argv.includes('--quick');
 const scale = quick ? 0.1 : 1;
+/** `--name value` from the command line, as a number */
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i < 0 ? undefined : Number(process.argv[i + 1]);
+  return v === undefined || !Number.isFinite(v) || v <= 0 ? fallback : v;
+}
 const CFG = {
-  backlog: Math.round(50_000 * scale),
+  backlog: Math.round(arg('backlog', 50_000) * scale),
   quietPublishers: 9,
-  quietEveryMs: 10,
+  quietEveryMs: arg('quiet-every-ms', 10),
   /** messages/s the consumer processes, and the flood's rate after its backlog */
-  consumerRate: 2_000,
-  floodRate: 2_000,
-  consumerPrefetch: 20,
-  outputQueueLength: 200,
+  consumerRate: arg('rate', 1_200),
+  floodRate: arg('flood-rate', 300),
+  consumerPrefetch: 10,
+  outputQueueLength: arg('output-queue-length', 500),
   windowMs: quick ? 5_000 : 20_000,
   baselineMs: quick ? 3_000 : 8_000,
   /** FIFO: how long to keep consuming after the window, before the rest is censored */
@@ -350,7 +357,7 @@ function debugWatch(gw: Gateway, stream: string, admin: Channel): () => void {
       const st = await fairStatus(gw, stream);
       const out = await admin.checkQueue(fairOutputQueue(stream));
       const intake = st['intake'] === null ? '' : ` intake=${(await admin.checkQueue(intakeQueue(stream))).messageCount}`;
-      log(`  ${stream}: out=${out.messageCount} inFlight=${String(st['inFlight'])} confirmMs=${String(st['outputConfirmMs'])} full=${String(st['outputFull'])} active=${String(st['activePublishers'])} dispatched/s=${Math.round(Number(st['dispatchedPerSecond']))}${intake} top=${JSON.stringify(st['backlogTop'])}`);
+      log(`  ${stream}: out=${out.messageCount} inFlight=${String(st['inFlight'])} confirmMs=${String(st['outputConfirmMs'])} target=${String(st['outputTarget'])} full=${String(st['outputFull'])} active=${String(st['activePublishers'])} dispatched/s=${Math.round(Number(st['dispatchedPerSecond']))}${intake} top=${JSON.stringify(st['backlogTop'])}`);
     })().catch(() => undefined);
   }, 1_000);
   return () => clearInterval(timer);

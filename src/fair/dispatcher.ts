@@ -75,8 +75,10 @@ export interface DispatcherStatus {
   publishers: number;
   activePublishers: number;
   inFlight: number;
-  /** the output queue refused the last publish and the dispatcher is probing */
+  /** the dispatcher knows of no room in the output queue (it is metering, and waiting for room) */
   outputFull: boolean;
+  /** while metering: ready messages it aims to keep in the output queue */
+  outputTarget: number | null;
   outputRefusals: number;
   held: number;
   /** moving average of the time from publish to confirm into the output queue, ms */
@@ -125,6 +127,7 @@ export class Dispatcher {
       minWaitMs: opts.tuning.fullRetryMinMs,
       maxWaitMs: opts.tuning.fullRetryMaxMs,
       inFlight: () => this.inFlight,
+      confirmMs: () => this.confirmMs,
       onChange: () => this.pump(),
       onError: (err) => this.logError(err, 'fair: cannot check the output queue'),
     });
@@ -177,6 +180,7 @@ export class Dispatcher {
       activePublishers: this.drr.activeFlows,
       inFlight: this.inFlight,
       outputFull: this.gate.full,
+      outputTarget: this.gate.refusals > 0 ? this.gate.target : null,
       outputRefusals: this.gate.refusals,
       held,
       outputConfirmMs: Math.round(this.confirmMs * 10) / 10,
@@ -302,7 +306,7 @@ export class Dispatcher {
     p.source.held--;
     p.source.lastSeenAt = this.now();
     this.opts.stats.dispatched(p.source.publisher, p.source.weight);
-    this.gate.settled();
+    this.gate.confirmed();
     this.notifyIdle();
     this.pump();
   }

@@ -50,6 +50,8 @@ export interface FairStreamStatus {
   jain: number | null;
   windowMs: number;
   outputFull: boolean;
+  /** while the workers are behind: the ready messages the dispatcher keeps in the output queue */
+  outputTarget: number | null;
   inFlight: number;
   /** moving average of the dispatcher's confirm time into the output queue, ms */
   outputConfirmMs: number | null;
@@ -163,6 +165,7 @@ export class FairFabric extends EventEmitter<FabricEvents> implements Fabric {
       jain: window.jain,
       windowMs: window.windowMs,
       outputFull: d?.outputFull ?? false,
+      outputTarget: d?.outputTarget ?? null,
       inFlight: d?.inFlight ?? 0,
       outputConfirmMs: d?.outputConfirmMs ?? null,
       intake: d?.intake ?? null,

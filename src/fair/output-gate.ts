@@ -1,18 +1,20 @@
 // How many publishes into the output queue the dispatcher may start now.
 //
 // 'open': up to `window` in flight (never more than the queue's length: more could only be
-// refused). The first refusal (the queue reached x-max-length and reject-publish made the
-// broker nack) switches to 'metered': the gate asks the broker how many messages are ready
-// (x-max-length counts ready messages only) and allows the room it saw, less what is still in
-// flight; when that credit is used it asks again at once. While the queue stays full it asks
-// every 2 ms for the first 50 ms (workers that are merely busy make room within milliseconds),
-// then backs off to every 50 ms (workers that stopped). When the room is a whole window again
-// it opens. So while workers are behind, the dispatcher sends what they made room for and
-// hardly ever has a message refused: its round-robin choices stand.
+// refused). The first refusal (the queue reached x-max-length and reject-publish made the broker
+// nack: the workers are behind) switches to 'metered' for good: from then on the gate asks the
+// broker how many messages are ready (x-max-length counts ready messages only) and keeps no more
+// ready than the workers need to stay busy — about two refill round trips' worth at the rate
+// they drain the queue (measured between checks), at least one, at most the queue's length. A
+// quiet publisher's message then finds a few messages ahead of it in the output queue, not a
+// full queue. When the ready messages are above that target the next check comes when the
+// workers should have made room; while the queue stays full it asks every 2 ms for the first
+// 50 ms, then backs off to every 50 ms (workers that stopped). Refusals are rare, so the
+// scheduler's round-robin choices stand.
 //
-// Little's law sets the pace: at most `length` messages are ready or in flight, so the output
-// queue moves at most length / (confirm round trip) messages a second. Size outputQueueLength
-// for the workers' rate times a few milliseconds (docs/fair.md).
+// Little's law still sets the ceiling: at most `length` messages are ready or in flight, so the
+// output queue moves at most length / (confirm round trip) messages a second.
+import { performance } from 'node:perf_hooks';
 import type { FabricSession } from '../fabric/types.js';
 
 export interface OutputGateOptions {
@@ -25,6 +27,8 @@ export interface OutputGateOptions {
   maxWaitMs: number;
   /** publishes started and not yet settled */
   inFlight(): number;
+  /** the dispatcher's average confirm time into the queue, ms */
+  confirmMs(): number;
   /** the allowance may have grown: pump */
   onChange(): void;
   onError(err: unknown): void;
@@ -32,6 +36,8 @@ export interface OutputGateOptions {
 
 /** checks at the shortest interval before backing off */
 const FAST_CHECKS = 25;
+/** weight of a new measurement in the moving averages */
+const ALPHA = 0.3;
 
 export class OutputGate {
   private mode: 'open' | 'metered' = 'open';
@@ -42,22 +48,28 @@ export class OutputGate {
   /** the last check found the room taken by our own publishes in flight: check again as they settle */
   private awaitingSettle = false;
   private stopped = false;
+  // drain-rate measurement between checks
+  private lastCheckAt = 0;
+  private readyAtLastCheck = 0;
+  private confirmedSinceCheck = 0;
+  private drainPerMs = 0;
+  private checkMs = 0;
   refusals = 0;
   checks = 0;
+  /** ready messages the gate aims for while metered */
+  target: number;
 
-  constructor(private readonly o: OutputGateOptions) {}
+  constructor(private readonly o: OutputGateOptions) {
+    this.target = o.length;
+  }
 
   /** no room left that the dispatcher knows of */
   get full(): boolean {
     return this.mode === 'metered' && this.credit === 0;
   }
 
-  private get openWindow(): number {
-    return Math.min(this.o.window, this.o.length);
-  }
-
   allowance(inFlight: number): number {
-    const window = Math.max(0, this.openWindow - inFlight);
+    const window = Math.max(0, Math.min(this.o.window, this.o.length) - inFlight);
     return this.mode === 'open' ? window : Math.min(this.credit, window);
   }
 
@@ -65,14 +77,20 @@ export class OutputGate {
   took(): void {
     if (this.mode !== 'metered') return;
     if (this.credit > 0) this.credit--;
-    if (this.credit === 0) this.checkSoon();
+    if (this.credit === 0) this.checkSoon(0);
   }
 
-  /** a publish settled (either way) */
+  /** a publish was confirmed into the queue */
+  confirmed(): void {
+    this.confirmedSinceCheck++;
+    this.settled();
+  }
+
+  /** a publish settled without getting in */
   settled(): void {
     if (this.awaitingSettle && this.mode === 'metered' && this.credit === 0) {
       this.awaitingSettle = false;
-      this.checkSoon();
+      this.checkSoon(0);
     }
   }
 
@@ -81,7 +99,7 @@ export class OutputGate {
     this.refusals++;
     this.mode = 'metered';
     this.credit = 0;
-    this.checkSoon();
+    this.checkSoon(0);
   }
 
   stop(): void {
@@ -90,20 +108,19 @@ export class OutputGate {
     this.timer = null;
   }
 
-  private checkSoon(): void {
+  private checkSoon(waitMs: number): void {
     if (this.timer !== null || this.checking || this.stopped) return;
-    const backoff = this.fullChecks - FAST_CHECKS;
-    const wait = this.fullChecks === 0 ? 0 : backoff < 0 ? this.o.minWaitMs : Math.min(this.o.maxWaitMs, this.o.minWaitMs * 2 ** (backoff + 1));
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.check();
-    }, wait);
+    }, waitMs);
   }
 
   private async check(): Promise<void> {
     this.checking = true;
     this.checks++;
-    let ready = this.o.length;
+    const started = performance.now();
+    let ready: number | undefined;
     try {
       ready = (await this.o.session.checkQueue(this.o.queue)).messageCount;
     } catch (err) {
@@ -111,22 +128,43 @@ export class OutputGate {
     } finally {
       this.checking = false;
     }
-    if (this.stopped || this.mode === 'open') return;
+    if (this.stopped) return;
+    if (ready === undefined) return this.checkSoon(this.o.maxWaitMs);
+    this.measure(ready, started);
     if (ready >= this.o.length) {
-      // full: the workers are behind (wait a little), or stopped (wait longer and longer)
+      // full: the workers are behind (ask again soon) or stopped (ask less and less often)
       this.fullChecks++;
-      this.checkSoon();
-      return;
+      const backoff = this.fullChecks - FAST_CHECKS;
+      return this.checkSoon(backoff < 0 ? this.o.minWaitMs : Math.min(this.o.maxWaitMs, this.o.minWaitMs * 2 ** (backoff + 1)));
     }
     this.fullChecks = 0;
     // publishes in flight may not be among the ready messages yet: count them as taking room
-    const room = this.o.length - ready - this.o.inFlight();
-    if (room <= 0) {
+    const room = this.target - ready - this.o.inFlight();
+    if (room > 0) {
+      this.credit = room;
+      this.o.onChange();
+    } else if (ready >= this.target) {
+      // enough is queued: come back when the workers should have taken the excess
+      const dueMs = this.drainPerMs > 0 ? (ready - this.target + 1) / this.drainPerMs : this.o.maxWaitMs;
+      this.checkSoon(Math.min(this.o.maxWaitMs, Math.max(this.o.minWaitMs, dueMs)));
+    } else {
       this.awaitingSettle = true;
-      return;
     }
-    if (room >= this.openWindow) this.mode = 'open';
-    else this.credit = room;
-    this.o.onChange();
+  }
+
+  /** update the drain rate, the check time, and the target from one check */
+  private measure(ready: number, started: number): void {
+    const now = performance.now();
+    this.checkMs += ALPHA * (now - started - this.checkMs);
+    if (this.lastCheckAt > 0) {
+      const drained = Math.max(0, this.readyAtLastCheck + this.confirmedSinceCheck - ready);
+      const dt = now - this.lastCheckAt;
+      if (dt > 0) this.drainPerMs += ALPHA * (drained / dt - this.drainPerMs);
+    }
+    this.lastCheckAt = now;
+    this.readyAtLastCheck = ready;
+    this.confirmedSinceCheck = 0;
+    const refillMs = this.checkMs + this.o.confirmMs();
+    this.target = Math.max(1, Math.min(this.o.length, Math.ceil(2 * this.drainPerMs * refillMs) + 1));
   }
 }
