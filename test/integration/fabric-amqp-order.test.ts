@@ -103,6 +103,46 @@ describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric publish channels and per-
   });
 });
 
+describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric plain publish flow control', () => {
+  it('a publisher that waits whenever the session is not writable is never refused (the opening channel pauses it too)', async () => {
+    const fabric = makeFabric({ maxUnconfirmed: 50 });
+    try {
+      await fabric.start();
+      const s = fabric.openSession({ vhost: '/', label: 'plain-flow' });
+      const { queue } = await s.declareQueue('', { exclusive: true });
+      const inbox = new Inbox();
+      await s.consume(queue, { prefetch: 500, noAck: true }, inbox.push);
+      const pad = Buffer.alloc(8 * 1024, 0x62);
+      const n = 2000;
+      let paused = 0;
+      const sent: Promise<void>[] = [];
+      for (let i = 0; i < n; i++) {
+        if (!s.writable) {
+          paused += 1;
+          await new Promise<void>((resolve) => {
+            const off = s.onWritable(() => {
+              off();
+              resolve();
+            });
+            if (s.writable) {
+              off();
+              resolve();
+            }
+          });
+        }
+        sent.push(s.publish('', queue, message(i, pad)));
+      }
+      await Promise.all(sent);
+      expect(paused).toBeGreaterThan(0);
+      const got = await inbox.waitFor(n, 30_000);
+      expect(got.map(seqOf)).toEqual(Array.from({ length: n }, (_, i) => i));
+      await s.close();
+    } finally {
+      await fabric.close();
+    }
+  });
+});
+
 describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric plain publishes while the broker is away', () => {
   it('broker down: an unconfirmed publish is refused at once with BACKEND_UNAVAILABLE; back up: it works again', async () => {
     const relay = new BrokerRelay();

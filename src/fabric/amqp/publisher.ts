@@ -108,7 +108,8 @@ export class Publisher {
 
   /** plain publishes can go out now (the plain channel opens on demand) */
   get plainWritable(): boolean {
-    return this.conn.isUp && !this.conn.blocked && !this.closing && !this.plainOverHighWaterMark;
+    // while the channel is opening, publishes queue in plainWaiting: pause, so that they stay few
+    return this.conn.isUp && !this.conn.blocked && !this.closing && !this.plainOverHighWaterMark && (this.plain !== null || this.plainOpening === null);
   }
 
   get plainChannelOpen(): boolean {
@@ -243,9 +244,11 @@ export class Publisher {
         if (this.plainOpening === opening) this.plainOpening = null;
         this.opts.log.warn({ err: String(err), conn: this.conn.name }, 'cannot open the plain publish channel');
         this.failPlainWaiting(backendUnavailable('cannot open the publish channel', err));
+        this.updateWritable();
       },
     );
     this.plainOpening = opening;
+    this.updateWritable();
     return opening;
   }
 
@@ -253,6 +256,7 @@ export class Publisher {
     if (this.closing || !this.conn.isUp) {
       void ch.close().catch(() => undefined);
       this.failPlainWaiting(this.closing ? new GatewayError(ErrorCode.SHUTTING_DOWN) : backendUnavailable(this.conn.reason));
+      this.updateWritable();
       return;
     }
     const state: PlainState = { ch, error: null };
