@@ -3,7 +3,10 @@
 //   returns false, and a client that stays backed up for drainTimeoutMs is destroyed;
 // - the pending bytes are capped: a client that lets more pile up is destroyed at once, so
 //   one slow reader never grows memory without bound or stalls anyone else;
-// - reading is paused and resumed here (flow control), and every byte in and out is counted.
+// - reading is paused and resumed here (flow control), and every byte in and out is counted;
+// - once the server ends a link (end(): an ERROR sent, a goodbye said) what the client still
+//   sends is read and dropped, and a client that keeps sending more than AFTER_END_BYTES is
+//   cut off, so an error never turns into an open sink.
 
 import type { Peer } from '../auth/types.js';
 import { ErrorCode, GatewayError } from '../errors.js';
@@ -47,6 +50,8 @@ export interface LinkCloseInfo {
 }
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
+/** bytes a client may still send after the server ended the link before it is destroyed */
+export const AFTER_END_BYTES = 64 * 1024;
 
 export class Link implements ClientLink {
   readonly id: string;
@@ -65,6 +70,7 @@ export class Link implements ClientLink {
   private drainTimer: NodeJS.Timeout | undefined;
   private readingPaused = false;
   private closing: LinkCloseInfo | undefined;
+  private droppedAfterEnd = 0;
   private finished = false;
   private conn: ProtocolConnection | undefined;
   private readonly closeListeners: ((info: LinkCloseInfo) => void)[] = [];
@@ -159,6 +165,11 @@ export class Link implements ClientLink {
     if (this.finished) return;
     this.bytesIn += data.length;
     this.opts.metrics.bytesIn.inc(this.labels, data.length);
+    if (this.closing !== undefined) {
+      this.droppedAfterEnd += data.length;
+      if (this.droppedAfterEnd > AFTER_END_BYTES) this.io.destroy();
+      return;
+    }
     try {
       this.conn?.onData(data);
     } catch (err) {

@@ -151,7 +151,9 @@ function socketIo(socket: net.Socket): LinkIo {
     resume: () => socket.resume(),
     end: () => {
       socket.end();
-      setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+      // cleared on close: a pending timer would keep the closed socket (and what it read) alive
+      const grace = setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+      socket.once('close', () => clearTimeout(grace));
     },
     destroy: () => socket.destroy(),
   };

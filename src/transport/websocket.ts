@@ -184,7 +184,9 @@ function webSocketIo(ws: WebSocket): LinkIo {
     resume: () => ws.resume(),
     end: () => {
       ws.close(1000);
-      setTimeout(() => ws.terminate(), END_GRACE_MS).unref();
+      // cleared on close: a pending timer would keep the closed socket (and what it read) alive
+      const grace = setTimeout(() => ws.terminate(), END_GRACE_MS).unref();
+      ws.once('close', () => clearTimeout(grace));
     },
     destroy: () => ws.terminate(),
   };

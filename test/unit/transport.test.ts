@@ -110,6 +110,29 @@ describe('transport - TCP', () => {
     expect(await counter(gw, 'connectionsClosed', { reason: 'server' })).toBe(1);
   });
 
+  it('after link.end() what the client still sends is dropped, and past 64 KiB the client is cut off', async () => {
+    const echo = echoProtocol();
+    const gw = await gatewayWith({}, echo);
+    // a client that keeps its side open and keeps sending after the server's FIN
+    const socket = net.connect({ port: gw.ports.stomp as number, host: '127.0.0.1', allowHalfOpen: true });
+    sockets.push(socket);
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const conn = await echo.nextConnection();
+    socket.write('!end\n');
+    await new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    const started = Date.now();
+    for (let i = 0; i < 64 && !socket.destroyed; i++) {
+      socket.write(Buffer.alloc(16 * 1024, 0x61));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await closed;
+    expect(Date.now() - started).toBeLessThan(4_000); // well before the 5 s end grace
+    expect(await counter(gw, 'bytesIn', { protocol: 'stomp' })).toBeLessThan(64 * 1024 + 5 + 64 * 1024);
+    expect(conn.lines).toEqual(['!end']);
+  });
+
   it('a protocol that throws costs that client its connection, and nobody else theirs', async () => {
     const echo = echoProtocol();
     const gw = await gatewayWith({}, echo);
