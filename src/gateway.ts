@@ -211,10 +211,10 @@ function createFabric(config: Config, log: Logger, metrics: Metrics): Fabric {
 /** fair.streams configured: every session publishes through fair-stream ingress (src/fair) */
 function withFairStreams(fabric: Fabric, config: Config, log: Logger, metrics: Metrics): Fabric {
   if (config.fair.streams.length === 0 || fabric instanceof FairFabric) return fabric;
-  // on RabbitMQ the dispatchers get a connection of their own: their confirms must not queue
-  // behind the clients' publishes on shared channels
+  // on RabbitMQ the dispatchers get connections of their own (two: dispatching and intake
+  // sorting spread over them): their confirms must not queue behind the clients' publishes
   const dispatchFabric =
-    fabric.kind === 'amqp' && config.amqpUrl !== null ? new AmqpFabric({ url: config.amqpUrl, connectionsPerVhost: 1, log: log.child({ component: 'fair-dispatch' }) }) : undefined;
+    fabric.kind === 'amqp' && config.amqpUrl !== null ? new AmqpFabric({ url: config.amqpUrl, connectionsPerVhost: 2, log: log.child({ fabric: 'fair-dispatch' }) }) : undefined;
   const fair = new FairFabric(fabric, { streams: config.fair.streams, defaultVhost: config.auth.defaultVhost, log, ...(dispatchFabric ? { dispatchFabric } : {}) });
   registerFairMetrics(metrics.registry, fair);
   return fair;
