@@ -25,6 +25,9 @@ export async function handlePublish(s: WampSession, m: InboundOf<'PUBLISH'>): Pr
       ...(contentType === undefined ? {} : { contentType }),
       headers: publicationHeaders(s, publicationId, m.options),
       timestamp: Math.floor(Date.now() / 1000),
+      // acknowledged: persistent, so a durable queue (an MQTT persistent session, a durable
+      // STOMP subscription) keeps it across a broker restart, as MQTT QoS 1 does
+      ...(m.options.acknowledge === true ? { deliveryMode: 2 as const } : {}),
     },
   };
   const publisher = await s.roomToPublish();
