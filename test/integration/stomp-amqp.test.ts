@@ -128,26 +128,29 @@ for (const [label, fabric, enabled] of FABRICS) {
       await Promise.all([b.disconnect(), p.disconnect()]);
     });
 
-    it.runIf(fabric === 'amqp')('survives a gateway restart and delivers what was published meanwhile', async () => {
-      const key = name('restart');
-      const a = await RawStompClient.connect(gw.ports.stomp!);
-      await a.withReceipt('SUBSCRIBE', durable(key));
-      await a.withReceipt('SEND', { destination: `/topic/${key}`, persistent: 'true' }, 'before restart');
-      await gw.stop();
-      await a.closed;
-      // meanwhile an AMQP publisher keeps publishing to the topic
-      const amqp = await amqpConnection();
-      const ch = await amqp.createConfirmChannel();
-      ch.publish('amq.topic', key, Buffer.from('during restart'), { deliveryMode: 2 });
-      await ch.waitForConfirms();
-      await amqp.close();
-      gw = await start();
-      const b = await RawStompClient.connect(gw.ports.stomp!);
-      await b.withReceipt('SUBSCRIBE', durable(key));
-      const got = await b.messages(2);
-      expect(got.map((m) => m.body.toString())).toEqual(['before restart', 'during restart']);
-      await b.withReceipt('UNSUBSCRIBE', { id: 'dur-1', durable: 'true' });
-      await b.disconnect();
-    });
+    // the embedded fabric lives in the gateway's process: nothing survives its restart by design
+    if (fabric === 'amqp') {
+      it('survives a gateway restart and delivers what was published meanwhile', async () => {
+        const key = name('restart');
+        const a = await RawStompClient.connect(gw.ports.stomp!);
+        await a.withReceipt('SUBSCRIBE', durable(key));
+        await a.withReceipt('SEND', { destination: `/topic/${key}`, persistent: 'true' }, 'before restart');
+        await gw.stop();
+        await a.closed;
+        // meanwhile an AMQP publisher keeps publishing to the topic
+        const amqp = await amqpConnection();
+        const ch = await amqp.createConfirmChannel();
+        ch.publish('amq.topic', key, Buffer.from('during restart'), { deliveryMode: 2 });
+        await ch.waitForConfirms();
+        await amqp.close();
+        gw = await start();
+        const b = await RawStompClient.connect(gw.ports.stomp!);
+        await b.withReceipt('SUBSCRIBE', durable(key));
+        const got = await b.messages(2);
+        expect(got.map((m) => m.body.toString())).toEqual(['before restart', 'during restart']);
+        await b.withReceipt('UNSUBSCRIBE', { id: 'dur-1', durable: 'true' });
+        await b.disconnect();
+      });
+    }
   });
 }
