@@ -80,11 +80,11 @@ export const AuthSchema = Type.Object({
   http: Type.Union([
     Type.Null(),
     Type.Object({
-      userPath: Type.String(),
-      vhostPath: Type.String(),
-      resourcePath: Type.String(),
-      topicPath: Type.String(),
-      cacheTtlMs: Millis,
+      userPath: Type.String({ description: 'URL the user check is POSTed to (username, password, vhost); the answer is "allow [tags]" or "deny" (rabbitmq_auth_backend_http user_path).' }),
+      vhostPath: Type.String({ description: 'URL of the vhost access check (username, vhost, ip).' }),
+      resourcePath: Type.String({ description: 'URL of the exchange/queue permission check (username, vhost, resource, name, permission).' }),
+      topicPath: Type.String({ description: 'URL of the topic permission check (the resource fields plus routing_key and the {username}/{vhost}/{client_id} variables).' }),
+      cacheTtlMs: Type.Integer({ minimum: 0, description: 'How long an answer is cached, in ms (0: not cached), as rabbitmq_auth_backend_cache.' }),
     }),
   ]),
 });
@@ -103,19 +103,19 @@ export const TlsSchema = Type.Object({
 });
 
 export const FairStreamSchema = Type.Object({
-  name: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
-  vhost: Type.Optional(Type.String()),
+  name: Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'The stream\'s name: /fair/<name> in STOMP, $fair/<name> in MQTT, and part of its queue names.' }),
+  vhost: Type.Optional(Type.String({ description: 'The vhost the stream lives on (default: auth.defaultVhost).' })),
   /** amq.topic routing-key patterns (MQTT filters and STOMP /topic/ names map onto them) */
-  patterns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  patterns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'amq.topic routing-key patterns of the messages the stream takes (MQTT filters and STOMP /topic/ names map onto them).' }),
   /** 'client-id', 'username' or 'header:<name>' */
-  publisherBy: Type.String({ pattern: '^(client-id|username|header:.+)$' }),
-  weights: Type.Optional(Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }))),
-  maxPerPublisher: Type.Integer({ minimum: 1, default: 10_000 }),
-  idleExpiryMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+  publisherBy: Type.String({ pattern: '^(client-id|username|header:.+)$', description: 'What tells publishers apart: client-id, username, or header:<name>.' }),
+  weights: Type.Optional(Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 }), { description: 'Publisher → weight in the round robin (default 1 each).' })),
+  maxPerPublisher: Type.Integer({ minimum: 1, default: 10_000, description: 'Messages one publisher may have waiting in its queue; beyond it that publisher alone is held back.' }),
+  idleExpiryMs: Type.Integer({ minimum: 1000, default: 600_000, description: 'A publisher queue unused this long (ms) expires.' }),
   /** x-max-length of the bounded output queue tributary.fair.<name>.out (0: the default, 100) */
-  outputQueueLength: Type.Integer({ minimum: 0, default: 0 }),
+  outputQueueLength: Type.Integer({ minimum: 0, default: 0, description: 'x-max-length of the bounded output queue tributary.fair.<name>.out that AMQP workers consume (0: the default, 100).' }),
   /** bind an intake queue for AMQP-native publishers (identified by a header) */
-  amqpIntake: Type.Boolean({ default: false }),
+  amqpIntake: Type.Boolean({ default: false, description: 'Also take messages from AMQP-native publishers through an intake queue (they are told apart by publisherBy\'s header).' }),
 });
 
 export const ConfigSchema = Type.Object({
