@@ -20,6 +20,38 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const payload = Buffer.alloc(SIZE, 0x61);
 const queue = `bench-fabric-amqp-${process.pid}`;
 
+// CPU per message, of this process (client + fabric) and of the broker (beam.smp), per phase:
+// steadier than msgs/s on a loaded machine
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+const beamPid = (() => {
+  try {
+    return execFileSync('pgrep', ['-o', 'beam.smp']).toString().trim().split('\n')[0] ?? '';
+  } catch {
+    return '';
+  }
+})();
+function beamCpuMs(): number {
+  if (!beamPid) return 0;
+  try {
+    const f = readFileSync(`/proc/${beamPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+const cpu: Record<string, { node: number[]; beam: number[] }> = {};
+async function phase(name: string, run: () => Promise<number>): Promise<number> {
+  const c0 = process.cpuUsage();
+  const b0 = beamCpuMs();
+  const ms = await run();
+  const c = process.cpuUsage(c0);
+  const entry = (cpu[name] ??= { node: [], beam: [] });
+  entry.node.push(Math.round(((c.user + c.system) / N) * 10) / 10);
+  entry.beam.push(Math.round(((beamCpuMs() - b0) * 1000) / N * 10) / 10);
+  return ms;
+}
+
 function rate(n: number, ms: number): number {
   return Math.round((n / ms) * 1000);
 }
@@ -136,17 +168,17 @@ async function main(): Promise<void> {
     await rawPublish(rawPub);
     await purge();
     for (let round = 0; round < ROUNDS; round++) {
-      results.rawPublish!.push(rate(N, await rawPublish(rawPub)));
+      results.rawPublish!.push(rate(N, await phase('rawPublish', () => rawPublish(rawPub))));
       await purge();
-      results.fabricPublish!.push(rate(N, await fabricPublish(pub)));
+      results.fabricPublish!.push(rate(N, await phase('fabricPublish', () => fabricPublish(pub))));
       await purge();
-      results.rawPipeline!.push(rate(N, await rawPipeline(rawPub, rawSub)));
+      results.rawPipeline!.push(rate(N, await phase('rawPipeline', () => rawPipeline(rawPub, rawSub))));
       await purge();
-      results.fabricPipeline!.push(rate(N, await fabricPipeline(pub, sub)));
+      results.fabricPipeline!.push(rate(N, await phase('fabricPipeline', () => fabricPipeline(pub, sub))));
       await purge();
-      results.rawPlainPipeline!.push(rate(N, await rawPipeline(rawPlain, rawSub, true)));
+      results.rawPlainPipeline!.push(rate(N, await phase('rawPlainPipeline', () => rawPipeline(rawPlain, rawSub, true))));
       await purge();
-      results.fabricPlainPipeline!.push(rate(N, await fabricPipeline(plainPub, sub, false)));
+      results.fabricPlainPipeline!.push(rate(N, await phase('fabricPlainPipeline', () => fabricPipeline(plainPub, sub, false))));
       await purge();
     }
   } finally {
@@ -169,7 +201,10 @@ async function main(): Promise<void> {
   console.log(line('confirmed publish', 'rawPublish', 'fabricPublish'));
   console.log(line('publish → consume', 'rawPipeline', 'fabricPipeline'));
   console.log(line('unconfirmed publish → consume', 'rawPlainPipeline', 'fabricPlainPipeline'));
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  for (const [name, c] of Object.entries(cpu)) console.log(`cpu µs/msg ${name.padEnd(20)} node ${med(c.node)}   beam.smp ${med(c.beam)}`);
   console.log(`all rounds: ${JSON.stringify(results)}`);
+  console.log(`cpu rounds: ${JSON.stringify(cpu)}`);
 }
 
 main().catch((err: unknown) => {
