@@ -21,6 +21,7 @@ import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.js';
+import { DEFAULT_THROTTLE_OPTIONS } from '../../src/auth/throttle.js';
 import type { Config } from '../../src/config/schema.js';
 import { createTestPki, type TestPki } from '../support/certs.js';
 import type { DeepPartial } from '../support/config.js';
@@ -419,8 +420,8 @@ describe('attack - failed-login storm from one address', () => {
     console.log(`[hardening] login storm: ${STORM} wrong passwords, ${hashed} hashed, ${throttled} refused before hashing; valid login from 127.0.0.2 took ${validMs} ms`);
     expect(answers.every((a) => a.startsWith('ERROR'))).toBe(true);
     expect(hashed + throttled).toBe(STORM);
-    // at most the failures that trip the block plus the logins already in progress (maxConcurrent)
-    expect(hashed).toBeLessThanOrEqual(10 + 32);
+    // at most the failures that trip the block (10) plus the logins already in progress (32)
+    expect(hashed).toBeLessThanOrEqual(DEFAULT_THROTTLE_OPTIONS.maxFailures + DEFAULT_THROTTLE_OPTIONS.maxConcurrent);
     expect(validMs).toBeGreaterThanOrEqual(0);
     expect(validMs).toBeLessThan(5_000);
     expect(await counter(gw, 'authFailures', { protocol: 'stomp' })).toBe(STORM);
