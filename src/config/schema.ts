@@ -26,6 +26,7 @@ export const StompSchema = Type.Object({
   /** STOMP over TLS; bound only when tls.certFile is set */
   tlsPort: Port,
   maxFrameBytes: Bytes,
+  maxFrameBytesUnauthenticated: Bytes,
   maxHeaders: Type.Integer({ minimum: 1 }),
   maxHeaderBytes: Bytes,
   /** heart-beat the server offers/wants, ms (0 = none) */

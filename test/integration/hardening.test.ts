@@ -105,6 +105,17 @@ describe('attack - huge declared lengths before authentication', () => {
     await eventually(() => gw.gateway.ctx.registry.size === 0);
   });
 
+  it('STOMP: a CONNECT with no content-length that never ends is cut off at stomp.maxFrameBytesUnauthenticated, not maxFrameBytes', async () => {
+    const gw = await gateway();
+    const header = Buffer.from('CONNECT\naccept-version:1.2\nhost:/\n\n');
+    const { received, closedEarly } = await flood(gw.ports.stomp as number, header, 8 * MiB);
+    expect(closedEarly).toBe(true);
+    expect(received.toString()).toMatch(/^ERROR\n[^]*message:frame too large/);
+    // 64 KiB allowed before authentication (4 MiB after it), plus the reads in flight when it cut off
+    expect(await counter(gw, 'bytesIn', { protocol: 'stomp' })).toBeLessThan(512 * KiB);
+    await eventually(() => gw.gateway.ctx.registry.size === 0);
+  });
+
   it('MQTT: a first packet declaring 268,435,455 bytes is cut off after at most the pre-auth limit', async () => {
     const gw = await gateway();
     const { closedEarly } = await flood(gw.ports.mqtt as number, MQTT_HUGE, 32 * MiB);

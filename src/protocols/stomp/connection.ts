@@ -36,8 +36,8 @@ export class StompConnection implements ProtocolConnection, SessionWire {
     private readonly link: ClientLink,
     shared: StompShared,
   ) {
-    const { maxFrameBytes, maxHeaders, maxHeaderBytes } = ctx.config.stomp;
-    this.parser = new StompParser({ maxFrameBytes, maxHeaders, maxHeaderBytes });
+    const { maxFrameBytes, maxFrameBytesUnauthenticated, maxHeaders, maxHeaderBytes } = ctx.config.stomp;
+    this.parser = new StompParser({ maxFrameBytes, maxFrameBytesUnauthenticated, maxHeaders, maxHeaderBytes });
     this.throttle = new ReaderThrottle(link);
     this.writer = new BatchedWriter(link);
     this.session = new StompSession(ctx, link, shared, this, this.throttle);

@@ -23,6 +23,8 @@ import { emptyHeaders, escapesHeaders, type FrameHeaders, type StompFrame, type 
 
 export interface ParserLimits {
   maxFrameBytes: number;
+  /** largest frame before the client is authenticated (CONNECT and anything sent behind it) */
+  maxFrameBytesUnauthenticated?: number;
   maxHeaders: number;
   /** longest command or header line, in bytes */
   maxHeaderBytes: number;
@@ -55,7 +57,12 @@ export class StompParser {
   private held: Buffer[] | undefined;
   private heldBytes = 0;
 
-  constructor(private readonly limits: ParserLimits) {}
+  /** until release(): nobody knows who is sending, so frames are held to the smaller limit */
+  private frameLimit: number;
+
+  constructor(private readonly limits: ParserLimits) {
+    this.frameLimit = Math.min(limits.maxFrameBytes, limits.maxFrameBytesUnauthenticated ?? limits.maxFrameBytes);
+  }
 
   /** bytes held for the frame in progress */
   get bufferedBytes(): number {
@@ -95,6 +102,7 @@ export class StompParser {
   /** Set the negotiated version and parse what arrived behind the CONNECT frame. */
   release(version: StompVersion): ParseEvent[] {
     this.version = version;
+    this.frameLimit = this.limits.maxFrameBytes;
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
@@ -103,7 +111,7 @@ export class StompParser {
 
   private hold(chunk: Buffer): ParseEvent[] {
     this.heldBytes += chunk.length;
-    if (this.heldBytes > this.limits.maxFrameBytes) {
+    if (this.heldBytes > this.frameLimit) {
       this.state = 'failed';
       this.held = undefined;
       return [{ kind: 'error', error: new GatewayError(ErrorCode.FRAME_TOO_LARGE, 'frame too large', { fatal: true, detail: 'too much data sent before CONNECTED' }) }];
@@ -236,8 +244,8 @@ export class StompParser {
 
   private addFrameBytes(n: number): void {
     this.frameBytes += n;
-    if (this.frameBytes > this.limits.maxFrameBytes) {
-      throw new GatewayError(ErrorCode.FRAME_TOO_LARGE, 'frame too large', { fatal: true, detail: `frames are limited to ${this.limits.maxFrameBytes} bytes` });
+    if (this.frameBytes > this.frameLimit) {
+      throw new GatewayError(ErrorCode.FRAME_TOO_LARGE, 'frame too large', { fatal: true, detail: `frames are limited to ${this.frameLimit} bytes` });
     }
   }
 }

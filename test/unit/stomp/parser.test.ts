@@ -179,6 +179,31 @@ describe('UNIT: STOMP parser errors', () => {
   }
 });
 
+describe('UNIT: STOMP parser limit before authentication', () => {
+  const limits: ParserLimits = { ...LIMITS, maxFrameBytes: 4096, maxFrameBytesUnauthenticated: 512 };
+  const big = (command: string) => Buffer.from(`${command}\ndestination:/queue/q\n\n${'x'.repeat(1000)}\0`);
+
+  it('a CONNECT larger than the unauthenticated limit is refused before the limit for authenticated clients applies', () => {
+    const parser = new StompParser(limits);
+    const events = parser.push(big('CONNECT'));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ kind: 'error', error: { code: ErrorCode.FRAME_TOO_LARGE, detail: 'frames are limited to 512 bytes' } });
+  });
+
+  it('data held behind CONNECT counts against the unauthenticated limit', () => {
+    const parser = new StompParser(limits);
+    expect(parser.push(Buffer.from('CONNECT\n\n\0'))).toMatchObject([{ kind: 'frame', frame: { command: 'CONNECT' } }]);
+    expect(parser.push(big('SEND'))).toMatchObject([{ kind: 'error', error: { code: ErrorCode.FRAME_TOO_LARGE } }]);
+  });
+
+  it('after release() (CONNECTED was sent) frames up to maxFrameBytes pass', () => {
+    const parser = new StompParser(limits);
+    parser.push(Buffer.from('CONNECT\n\n\0'));
+    expect(parser.release('1.2')).toEqual([]);
+    expect(parser.push(big('SEND'))).toMatchObject([{ kind: 'frame', frame: { command: 'SEND' } }]);
+  });
+});
+
 describe('UNIT: STOMP serializer', () => {
   it('escapes by version and adds content-length for bodies', () => {
     const frame = { command: 'MESSAGE', headers: [['k:1', 'a\nb\\c\rd']] as Array<[string, string]>, body: 'x\0y' };
