@@ -3,9 +3,8 @@
 // RECEIPT), the management API and metrics, and on RabbitMQ a gateway restart and a failover
 // between two gateways with every message counted.
 //
-// The streams here identify MQTT publishers by the x-opt-mqtt-client-id header the MQTT
-// module puts on every publish, so the tests do not depend on how a protocol fills in
-// SessionOwner.publisher.
+// The streams here identify publishers by client id: the MQTT and STOMP sessions pass theirs
+// (SessionOwner.publisher) when they open their fabric session.
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AmqpFabric } from '../../src/fabric/amqp/index.js';
@@ -19,7 +18,7 @@ import { connectClient } from '../unit/mqtt/support/clients.js';
 import { BrokerRelay, makeFabric } from './fabric-amqp-helpers.js';
 import { eventually, streamConfig, Worker } from './fair-helpers.js';
 
-const MQTT_CLIENT_ID = 'header:x-opt-mqtt-client-id';
+const MQTT_CLIENT_ID = 'client-id';
 const admin = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -171,7 +171,12 @@ export class WampSession implements WampPeer {
     this.authrole = principal.via === 'anonymous' ? 'anonymous' : 'user';
     this.authmethod = authmethod;
     this.realm = this.deps.router.realmFor(this.vhost);
-    this.fabric = this.ctx.fabric.openSession({ vhost: this.vhost, label: `wamp-${this.deps.link.id}` });
+    this.fabric = this.ctx.fabric.openSession({
+      vhost: this.vhost,
+      label: `wamp-${this.deps.link.id}`,
+      // WAMP has no client id: the session's user identifies it for fair streams
+      publisher: { username: principal.username, protocol: 'wamp' },
+    });
     this.publisher = new ConfirmedPublisher(this.fabric, this.ctx.metrics, 'wamp');
     this.state = 'open';
     this.send(out.welcome(this.sessionId, welcomeDetails(this)));

@@ -28,7 +28,8 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   const vhost = s.vhost as string;
   const clientId = s.clientId as string;
   const limits = ctx.config.limits;
-  const fabric = ctx.fabric.openSession({ vhost, label: `mqtt:${clientId}` });
+  const publisher = { clientId, username: s.principal?.username, protocol: 'mqtt' };
+  const fabric = ctx.fabric.openSession({ vhost, label: `mqtt:${clientId}`, publisher });
   s.fabric = fabric;
   await s.mod.claimClientId(s, vhost, clientId);
   if (s.closing) return;

@@ -26,10 +26,10 @@ export async function handleConnect(s: StompSession, frame: StompFrame): Promise
       throw err;
     });
   if (!s.open) return; // the client went away while we checked
-  const fabric = ctx.fabric.openSession({ vhost, label: link.id });
+  const clientId = h['client-id'];
+  const fabric = ctx.fabric.openSession({ vhost, label: link.id, publisher: { clientId, username: principal.username, protocol: 'stomp' } });
   const authz = new AuthorizationCache(ctx.auth, principal);
   const temp = new TempDestinations(fabric, s.id);
-  const clientId = h['client-id'];
   s.live = {
     principal,
     vhost,
