@@ -1,7 +1,7 @@
 // E2E in headless Chromium: the live page (a WAMP client of the gateway) shows a message an
 // mqtt.js device published, and a message published from the page reaches an MQTT subscriber.
 // Screenshot: test-output/live-page.png.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,15 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-describe('E2E: live page in headless Chromium', () => {
+// Debian's chromium is installed by .ci/run, which sets TRIBUTARY_REQUIRE_BROWSER=1: there a
+// missing browser fails the run; elsewhere this suite is skipped with a notice.
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  if (process.env.TRIBUTARY_REQUIRE_BROWSER === '1') throw new Error(`TRIBUTARY_REQUIRE_BROWSER=1 but ${CHROMIUM} is missing (apt-get install chromium)`);
+  console.warn(`\n!!! ${CHROMIUM} not found: the live-page browser test is SKIPPED (apt-get install chromium to run it)\n`);
+}
+
+describe.runIf(haveChromium)('E2E: live page in headless Chromium', () => {
   let gw: TestGateway;
   let browser: Browser;
   let page: Page;
