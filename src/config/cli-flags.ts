@@ -21,6 +21,7 @@ export const SETTING_FLAGS: readonly SettingFlag[] = [
   { flag: '--http-port', path: ['httpPort'], arg: 'port|off', help: 'health, metrics, management API and WebSocket' },
   { flag: '--log-level', path: ['logLevel'], arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: '--users', path: ['auth', 'usersFile'], arg: 'file', help: 'users file (manage it with `tributary users`)' },
+  { flag: '--workers', path: ['workers'], arg: 'n|auto', help: 'processes sharing the ports (auto: one per core; more than 1 needs --amqp-url)' },
 ];
 
 const ACTION_FLAGS = {

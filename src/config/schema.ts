@@ -130,6 +130,8 @@ export const ConfigSchema = Type.Object({
   httpTlsPort: Port,
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   shutdownTimeoutMs: Type.Integer({ minimum: 100 }),
+  /** gateway processes sharing every listening port (node:cluster); 'auto': one per core; > 1 needs amqpUrl */
+  workers: Type.Union([Type.Integer({ minimum: 1, maximum: 1024 }), Type.Literal('auto')]),
   stomp: StompSchema,
   mqtt: MqttSchema,
   wamp: WampSchema,

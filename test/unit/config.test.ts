@@ -92,7 +92,7 @@ describe('config - precedence: default.yaml < --config file < environment < flag
   it('every named flag sets the key it documents', () => {
     const values: Record<string, string> = {
       '--amqp-url': 'amqp://u:p@h:5672/', '--host': '::1', '--stomp-port': '1', '--mqtt-port': '2',
-      '--http-port': '3', '--log-level': 'debug', '--users': '/etc/users.yaml',
+      '--http-port': '3', '--log-level': 'debug', '--users': '/etc/users.yaml', '--workers': 'auto',
     };
     const argv = SETTING_FLAGS.flatMap((f) => [f.flag, values[f.flag] as string]);
     expect(argv).not.toContain(undefined);
@@ -101,6 +101,7 @@ describe('config - precedence: default.yaml < --config file < environment < flag
     expect(config.stomp.port).toBe(1);
     expect(config.mqtt.port).toBe(2);
     expect(config.auth.usersFile).toBe('/etc/users.yaml');
+    expect(config.workers).toBe('auto');
   });
 });
 
