@@ -3,6 +3,7 @@
 // Building binds nothing (fastify's build()) but reads the TLS files; start() binds, stop()
 // drains.
 
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -255,7 +256,7 @@ async function listenHttps(server: HttpsServer, http: FastifyInstance, config: C
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(bindError(err, { key: 'httpTlsPort', flag: flagFor(['httpTlsPort']), host: config.host, port }));
     server.once('error', onError);
-    server.listen({ host: config.host, port, exclusive: true }, () => {
+    server.listen({ host: config.host, port, exclusive: !cluster.isWorker }, () => {
       server.off('error', onError);
       resolve();
     });

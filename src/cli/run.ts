@@ -1,9 +1,11 @@
 // The command line: `tributary [options]` serves; `tributary users ...` manages the users
 // file; --help, --version and --print-config answer and exit. Returns the exit code.
+import cluster from 'node:cluster';
 import { stringify } from 'yaml';
 import { helpText, parseArgs } from '../config/cli-flags.js';
 import { defaultConfig, loadConfig, redactConfig } from '../config/load.js';
 import { packageInfo } from '../config/package-info.js';
+import { runPrimary, workerCount } from './cluster.js';
 import { reportError, type Output } from './report.js';
 import { serve } from './serve.js';
 
@@ -35,6 +37,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       io.stdout.write(stringify(redactConfig(config)));
       return 0;
     }
+    const workers = workerCount(config);
+    if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers);
     return await serve(config, { stderr: io.stderr });
   } catch (err) {
     return reportError(err, io.stderr);

@@ -1,9 +1,11 @@
 // `tributary [options]`: run the gateway until SIGTERM/SIGINT, then stop gracefully.
 // The stop is bounded by shutdownTimeoutMs; a hard deadline just after it (or a second
 // signal) exits 1. SIGHUP re-reads the users file.
+import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { buildGateway, type BoundPorts, type Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../log.js';
+import { isStopMessage, type ListeningMessage } from './cluster.js';
 import { reportError, type Output } from './report.js';
 
 /** time beyond shutdownTimeoutMs before a stop that hangs is abandoned */
@@ -26,7 +28,15 @@ export async function serve(config: Config, io: ServeIO): Promise<number> {
     log.error({ err }, 'start failed');
     return reportError(err, io.stderr);
   }
-  log.info({ fabric: gateway.ctx.fabric.kind, ports, node: gateway.ctx.nodeId }, listeningLine(ports, gateway));
+  const line = listeningLine(ports, gateway);
+  if (cluster.isWorker) {
+    // the primary prints the listening line once, when every worker has bound
+    const message: ListeningMessage = { type: 'tributary:listening', line, ports, node: gateway.ctx.nodeId, fabric: gateway.ctx.fabric.kind };
+    process.send?.(message);
+    log.debug({ fabric: gateway.ctx.fabric.kind, ports, node: gateway.ctx.nodeId }, `worker ${line}`);
+  } else {
+    log.info({ fabric: gateway.ctx.fabric.kind, ports, node: gateway.ctx.nodeId }, line);
+  }
   return waitForStop(gateway, config, log);
 }
 
@@ -63,6 +73,11 @@ function waitForStop(gateway: Gateway, config: Config, log: Logger): Promise<num
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // a cluster worker: the primary asks for a graceful stop over IPC; a Ctrl-C that reached
+    // this process directly as well is then not a second signal
+    process.on('message', (m: unknown) => {
+      if (isStopMessage(m) && !stopping) onSignal('SIGTERM');
+    });
     process.on('SIGHUP', () => {
       gateway.reloadUsers().then(
         () => log.info('users file reloaded'),

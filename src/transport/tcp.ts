@@ -3,6 +3,7 @@
 // closed before a byte is read and, on TLS, before the handshake costs any CPU. On TLS the
 // client certificate is checked once the handshake is done (see tls.ts) and its CN travels
 // on the link as `certificateCN`.
+import cluster from 'node:cluster';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Peer } from '../auth/types.js';
@@ -60,7 +61,8 @@ export class TcpListener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(bindError(err, this.opts.option));
       this.server.once('error', onError);
-      this.server.listen({ host, port, exclusive: true }, () => {
+      // exclusive outside a cluster; the workers of `--workers N` share the port through the primary
+      this.server.listen({ host, port, exclusive: !cluster.isWorker }, () => {
         this.server.off('error', onError);
         this.server.on('error', (err) => this.opts.log.error({ err, listener: this.opts.option.key }, 'listener error'));
         this.boundPort = (this.server.address() as net.AddressInfo).port;
