@@ -12,7 +12,7 @@ import { parseSettingText } from './text.js';
 export const ENV_PREFIX = 'TRIBUTARY_';
 
 /** variables of the test harness and tooling that share the prefix but are not settings */
-const NOT_SETTINGS = [/^TRIBUTARY_TEST_/, /^TRIBUTARY_REQUIRE_BROKER$/];
+const NOT_SETTINGS = [/^TRIBUTARY_TEST_/, /^TRIBUTARY_REQUIRE_(BROKER|BROWSER)$/];
 
 const squash = (word: string) => word.replace(/_/g, '').toLowerCase();
 

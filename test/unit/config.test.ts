@@ -162,7 +162,7 @@ describe('config - environment', () => {
   });
 
   it('the test harness variables are not settings', () => {
-    expect(() => loadConfig({ argv: [], env: { TRIBUTARY_TEST_BROKER: '1', TRIBUTARY_REQUIRE_BROKER: '1' } })).not.toThrow();
+    expect(() => loadConfig({ argv: [], env: { TRIBUTARY_TEST_BROKER: '1', TRIBUTARY_REQUIRE_BROKER: '1', TRIBUTARY_REQUIRE_BROWSER: '1' } })).not.toThrow();
   });
 
   it('every key has an environment name that maps back to it', () => {
