@@ -1,6 +1,7 @@
 // Fault: RabbitMQ itself restarted mid-stream (`rabbitmqctl stop_app`, then `start_app` and
 // `await_startup`). This restarts the broker every other test uses, so it lives in the
-// sequential faults phase only (vitest.faults.config.ts, after the main suite).
+// sequential faults phase only (vitest.faults.config.ts, after the main suite);
+// TRIBUTARY_TEST_BROKER_RESTART=0 skips it.
 // While the broker is down /readyz is 503 and nothing is acknowledged; after it returns the
 // gateway reconnects, redeclares and resumes, and the persistent MQTT session (QoS 1, clean
 // session off) and the durable STOMP subscription get every message the gateway acknowledged
@@ -18,7 +19,7 @@ const GATEWAY_ARGS = ['--amqp-url', amqpUrl, '--set', 'mqtt.maxQueuedMessages=10
 
 /** a local broker we may restart: rabbitmqctl answers, and the test broker is on this machine */
 function restartable(): boolean {
-  if (!brokerAvailable || process.env.TRIBUTARY_FAULTS_BROKER_RESTART === '0') return false;
+  if (!brokerAvailable || process.env.TRIBUTARY_TEST_BROKER_RESTART === '0') return false;
   if (!['127.0.0.1', 'localhost'].includes(new URL(amqpUrl).hostname)) return false;
   try {
     execFileSync('rabbitmqctl', ['-q', 'ping'], { stdio: 'ignore', timeout: 30_000 });
