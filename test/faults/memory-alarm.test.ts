@@ -5,22 +5,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FabricSession } from '../../src/fabric/types.js';
 import { brokerAvailable, uniqueName } from '../support/broker.js';
-import { Inbox, body, makeFabric, once, rabbitmqctl, witness } from '../integration/fabric-amqp-helpers.js';
+import { Inbox, body, cleanups, makeFabric, once, rabbitmqctl } from '../integration/fabric-amqp-helpers.js';
 
 describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric under a broker memory alarm', () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-  });
-
-  async function deleteQueueLater(name: string): Promise<void> {
-    cleanup.push(async () => {
-      const w = await witness();
-      const ch = await w.conn.createChannel();
-      await ch.deleteQueue(name);
-      await w.close();
-    });
-  }
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
+  const deleteQueueLater = (name: string) => cleanup.deleteQueueLater(name);
 
   it('memory alarm: blocked → unwritable while consumers keep consuming; unblocked → the held publish is confirmed', async () => {
     const status = await rabbitmqctl('status');

@@ -8,22 +8,12 @@ import { ErrorCode, isGatewayError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import type { FabricSession } from '../../src/fabric/types.js';
 import { brokerAvailable, uniqueName } from '../support/broker.js';
-import { Inbox, body, makeFabric, once, rabbitmqctl, waitUntil, witness } from './fabric-amqp-helpers.js';
+import { Inbox, body, cleanups, makeFabric, rabbitmqctl, waitUntil, witness } from './fabric-amqp-helpers.js';
 
 describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric flow control and scale', () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
-  });
-
-  async function deleteQueueLater(name: string): Promise<void> {
-    cleanup.push(async () => {
-      const w = await witness();
-      const ch = await w.conn.createChannel();
-      await ch.deleteQueue(name);
-      await w.close();
-    });
-  }
+  const cleanup = cleanups();
+  afterEach(() => cleanup.run());
+  const deleteQueueLater = (name: string) => cleanup.deleteQueueLater(name);
 
   it('a full confirm window makes the session unwritable; past the hard limit publishes are refused', async () => {
     const fabric = makeFabric({ confirmWindow: 10, maxUnconfirmed: 30 });

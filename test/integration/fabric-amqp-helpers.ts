@@ -46,6 +46,28 @@ export async function witness(): Promise<{ conn: ChannelModel; queueExists(name:
 }
 
 /** deliveries collected in order; next() waits for the next one */
+/**
+ * Things to undo after each test, last first; failures are ignored (the broker may already
+ * have removed what they undo). Register `run` with afterEach.
+ */
+export function cleanups(): { push(undo: () => Promise<unknown>): void; deleteQueueLater(name: string): void; run(): Promise<void> } {
+  const undos: (() => Promise<unknown>)[] = [];
+  return {
+    push: (undo) => void undos.push(undo),
+    deleteQueueLater(name) {
+      undos.push(async () => {
+        const w = await witness();
+        const ch = await w.conn.createChannel();
+        await ch.deleteQueue(name);
+        await w.close();
+      });
+    },
+    async run() {
+      for (const undo of undos.splice(0).reverse()) await undo().catch(() => undefined);
+    },
+  };
+}
+
 export class Inbox {
   readonly items: Delivery[] = [];
   private waiters: { count: number; resolve: () => void }[] = [];
