@@ -8,7 +8,7 @@
 import type { Consumer, Delivery } from '../../fabric/types.js';
 import { deliveryFacts, fromFabricMessage, type QoS } from './properties.js';
 import type { MqttSession } from './session.js';
-import type { MatchResult, Subscription } from './subscriptions.js';
+import { fairDeliveryTopic, type MatchResult, type Subscription } from './subscriptions.js';
 import { routingKeyToTopic, topicMatches } from './topic.js';
 
 export function deliver(s: MqttSession, d: Delivery, consumer: Consumer, shared: Subscription | undefined): void {
@@ -43,8 +43,9 @@ interface Target {
 }
 
 function sharedTarget(d: Delivery, sub: Subscription): Target | undefined {
-  const topic = routingKeyToTopic(d.routingKey);
-  if (topic === undefined || !topicMatches(sub.filter, topic)) return undefined;
+  // a fair stream's output carries every topic of the stream, each message the one it was published with
+  const topic = sub.stream !== undefined ? fairDeliveryTopic(d) : routingKeyToTopic(d.routingKey);
+  if (topic === undefined || (sub.stream === undefined && !topicMatches(sub.filter, topic))) return undefined;
   return {
     topic,
     match: { qos: sub.qos, identifiers: sub.identifier === undefined ? [] : [sub.identifier], retainAsPublished: sub.retainAsPublished },

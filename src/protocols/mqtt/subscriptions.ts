@@ -10,22 +10,30 @@
 // - `$share/<group>/<filter>`: one queue per group and filter, `tributary.mqtt.share.<group>/<key>`,
 //   whose members are competing consumers (the broker hands messages round-robin). Durable with
 //   `x-expires` = mqtt.maxSessionExpirySeconds, so members of any kind can share it.
+// - `$fair/<stream>`: a consumer on the fair stream's output queue `tributary.fair.<stream>.out`
+//   (src/fair), which is never declared here (the gateways running the stream declare it with
+//   its limits): a missing queue means no such stream. Consumers of one stream compete, like
+//   STOMP /fair/ and AMQP workers. A delivery's topic is the one it was published with
+//   (x-tributary-routing-key), not the output queue's.
 //
 // The broker keeps bindings with the queue; the session keeps the MQTT options (QoS, No Local,
 // Retain As Published, Subscription Identifier) in memory, and a persistent session also in its
 // session state (session-store.ts).
 
-import { ErrorCode, isGatewayError } from '../../errors.js';
+import { ErrorCode, GatewayError, isGatewayError } from '../../errors.js';
 import type { Consumer, Delivery, FabricSession, QueueOptions } from '../../fabric/types.js';
+import { FairHeader, fairOutputQueue } from '../../fair/names.js';
 import { TOPIC_EXCHANGE, sessionQueueName, sharedQueueName } from './names.js';
 import type { QoS } from './properties.js';
-import { topicMatches, toRoutingKey } from './topic.js';
+import { parseSubscriptionFilter, routingKeyToTopic, topicMatches, toRoutingKey } from './topic.js';
 
 export interface Subscription {
   /** as the client sent it, `$share/<group>/` included: the key for UNSUBSCRIBE */
   raw: string;
   filter: string;
   group?: string;
+  /** `$fair/<stream>`: the fair stream it consumes (filter = raw) */
+  stream?: string;
   qos: QoS;
   noLocal: boolean;
   retainAsPublished: boolean;
@@ -42,7 +50,7 @@ export interface SubscriptionsOptions {
   sharedExpiryMs: number;
   /** unacknowledged deliveries per consumer */
   prefetch: number;
-  /** a delivery for the session queue (`shared` unset) or for one shared subscription */
+  /** a delivery for the session queue (`shared` unset) or for a subscription with a queue of its own ($share, $fair) */
   onDelivery(d: Delivery, consumer: Consumer, shared: Subscription | undefined): void;
 }
 
@@ -53,10 +61,23 @@ export interface MatchResult {
   retainAsPublished: boolean;
 }
 
+/** an ordinary filter: served by the session queue (not $share, not $fair) */
+export function isOrdinary(sub: Subscription): boolean {
+  return sub.group === undefined && sub.stream === undefined;
+}
+
+/** the MQTT topic a fair-stream delivery was published with; the queue's key when unknown */
+export function fairDeliveryTopic(d: Delivery): string | undefined {
+  const original = d.properties.headers?.[FairHeader.ROUTING_KEY];
+  const key = typeof original === 'string' ? original : Buffer.isBuffer(original) ? original.toString('utf8') : undefined;
+  return (key === undefined ? undefined : routingKeyToTopic(key)) ?? routingKeyToTopic(d.routingKey);
+}
+
 export class Subscriptions {
   private readonly subs = new Map<string, Subscription>();
   private readonly bindingUse = new Map<string, number>();
-  private readonly shared = new Map<string, Consumer>();
+  /** consumers of subscriptions with a queue of their own ($share, $fair), by raw filter */
+  private readonly own = new Map<string, Consumer>();
   private sessionConsumer: Consumer | undefined;
   private queueReady = false;
 
@@ -81,7 +102,8 @@ export class Subscriptions {
   /** Add or replace [MQTT-3.8.4-3]. Resolves once the broker routes to it. */
   async add(sub: Subscription): Promise<void> {
     const previous = this.subs.get(sub.raw);
-    if (sub.group !== undefined) await this.addShared(sub, previous !== undefined);
+    if (sub.stream !== undefined) await this.addFair(sub, sub.stream);
+    else if (sub.group !== undefined) await this.addShared(sub, previous !== undefined);
     else if (previous === undefined) await this.bind(toRoutingKey(sub.filter));
     this.subs.set(sub.raw, sub);
   }
@@ -91,9 +113,9 @@ export class Subscriptions {
     const sub = this.subs.get(raw);
     if (sub === undefined) return false;
     this.subs.delete(raw);
-    if (sub.group !== undefined) {
-      const c = this.shared.get(raw);
-      this.shared.delete(raw);
+    if (!isOrdinary(sub)) {
+      const c = this.own.get(raw);
+      this.own.delete(raw);
       await c?.cancel();
     } else {
       await this.unbind(toRoutingKey(sub.filter));
@@ -105,15 +127,18 @@ export class Subscriptions {
    * A persistent session comes back: its queue and bindings are in the broker already (a queue
    * that expired meanwhile is declared and bound again).
    */
-  async restore(subs: Subscription[]): Promise<void> {
-    const ordinary = subs.filter((s) => s.group === undefined);
+  async restore(stored: Subscription[]): Promise<void> {
+    const subs = stored.map(withKind);
+    const ordinary = subs.filter(isOrdinary);
     let existed = false;
     if (ordinary.length > 0) {
       existed = await this.queueExists();
       await this.ensureQueue(existed);
     }
     for (const s of subs) {
-      if (s.group !== undefined) {
+      if (s.stream !== undefined) {
+        if (!(await this.restoreFair(s, s.stream))) continue;
+      } else if (s.group !== undefined) {
         await this.addShared(s, false);
       } else {
         const key = toRoutingKey(s.filter);
@@ -129,7 +154,7 @@ export class Subscriptions {
   match(topic: string, publisherClientId: string | undefined): MatchResult | undefined {
     let result: MatchResult | undefined;
     for (const s of this.subs.values()) {
-      if (s.group !== undefined || !topicMatches(s.filter, topic)) continue;
+      if (!isOrdinary(s) || !topicMatches(s.filter, topic)) continue;
       if (s.noLocal && publisherClientId === this.opts.clientId) continue; // [MQTT-3.8.3-3]
       result ??= { qos: 0, identifiers: [], retainAsPublished: false };
       if (s.qos > result.qos) result.qos = s.qos;
@@ -141,9 +166,9 @@ export class Subscriptions {
 
   /** stop consuming; unacknowledged deliveries go back to their queues */
   async close(): Promise<void> {
-    const consumers = [this.sessionConsumer, ...this.shared.values()];
+    const consumers = [this.sessionConsumer, ...this.own.values()];
     this.sessionConsumer = undefined;
-    this.shared.clear();
+    this.own.clear();
     await Promise.all(consumers.map((c) => c?.cancel().catch(() => undefined)));
   }
 
@@ -229,7 +254,36 @@ export class Subscriptions {
       await this.opts.fabric.checkQueue(queue); // declared earlier with other limits: use it as it is
     }
     await this.opts.fabric.bindQueue(queue, TOPIC_EXCHANGE, key);
-    if (replacing && this.shared.has(sub.raw)) return;
+    if (replacing && this.own.has(sub.raw)) return;
+    await this.consumeOwn(sub, queue);
+  }
+
+  /** `$fair/<stream>`: consume the stream's output queue, which must exist (it is not declared here) */
+  private async addFair(sub: Subscription, stream: string): Promise<void> {
+    if (this.own.has(sub.raw)) return; // subscribed again: the new options apply, the consumer stays
+    const queue = fairOutputQueue(stream);
+    try {
+      await this.opts.fabric.checkQueue(queue);
+    } catch (err) {
+      if (!isGatewayError(err, ErrorCode.NOT_FOUND)) throw err;
+      throw new GatewayError(ErrorCode.INVALID_DESTINATION, undefined, { detail: `no fair stream '${stream}' (its queue ${queue} does not exist)` });
+    }
+    await this.consumeOwn(sub, queue);
+  }
+
+  /** false: the stream is gone; the subscription is dropped from the session (the next save forgets it) */
+  private async restoreFair(sub: Subscription, stream: string): Promise<boolean> {
+    try {
+      await this.addFair(sub, stream);
+      return true;
+    } catch (err) {
+      if (isGatewayError(err, ErrorCode.INVALID_DESTINATION)) return false;
+      throw err;
+    }
+  }
+
+  /** a consumer for one subscription; its deliveries carry the subscription's current options */
+  private async consumeOwn(sub: Subscription, queue: string): Promise<void> {
     const holder: { c?: Consumer; early: Delivery[] } = { early: [] };
     const entry = (): Subscription => this.subs.get(sub.raw) ?? sub;
     const c = await this.opts.fabric.consume(queue, { prefetch: this.opts.prefetch }, (d) => {
@@ -237,7 +291,18 @@ export class Subscriptions {
       else this.opts.onDelivery(d, holder.c, entry());
     });
     holder.c = c;
-    this.shared.set(sub.raw, c);
+    this.own.set(sub.raw, c);
     for (const d of holder.early.splice(0)) this.opts.onDelivery(d, c, entry());
+  }
+}
+
+/** a stored subscription knows only its raw filter: which kind it is comes from there */
+function withKind(sub: Subscription): Subscription {
+  if (sub.stream !== undefined) return sub;
+  try {
+    const { stream } = parseSubscriptionFilter(sub.raw);
+    return stream === undefined ? sub : { ...sub, filter: sub.raw, stream };
+  } catch {
+    return sub;
   }
 }

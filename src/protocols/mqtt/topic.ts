@@ -9,6 +9,8 @@
 // It is not a bijection: a '.' inside an MQTT level becomes a separator (`a.b/c` is published
 // as `a.b.c` and delivered as `a/b/c`), as with RabbitMQ's plugin.
 
+import { MAX_STREAM_NAME } from '../../fair/names.js';
+
 export interface TopicLimits {
   /** most bytes (UTF-8) in a topic name or filter */
   maxTopicLength: number;
@@ -26,7 +28,8 @@ export type TopicProblem =
   | 'null-character'
   | 'wildcard-in-name'
   | 'bad-wildcard'
-  | 'bad-shared';
+  | 'bad-shared'
+  | 'bad-fair';
 
 export class TopicError extends Error {
   override readonly name = 'TopicError';
@@ -42,7 +45,7 @@ export function validateTopicName(topic: string, limits: TopicLimits): void {
   checkRoutingKeyLength(toRoutingKey(topic), topic);
 }
 
-/** Topic filter of a SUBSCRIBE/UNSUBSCRIBE (without any `$share/<group>/` prefix). */
+/** Topic filter of a SUBSCRIBE/UNSUBSCRIBE (without any `$share/<group>/` prefix; not `$fair/`). */
 export function validateTopicFilter(filter: string, limits: TopicLimits): void {
   checkCommon(filter, limits);
   const levels = filter.split('/');
@@ -138,4 +141,31 @@ export function parseSharedFilter(raw: string): SharedFilter | undefined {
   const filter = rest.slice(slash + 1);
   if (filter.length === 0) throw new TopicError('bad-shared', raw);
   return { group, filter };
+}
+
+const FAIR_PREFIX = '$fair/';
+/** a fair stream's name, as the config allows it (src/config/schema.ts) */
+const STREAM_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * What a SUBSCRIBE filter asks for:
+ *   `$fair/<stream>`          the output of a fair stream (src/fair), on a consumer of its own;
+ *   `$share/<group>/<filter>` a shared subscription;
+ *   anything else             an ordinary filter (`$SYS/#` and other `$` filters included).
+ * `$fair/` is never an ordinary `$` filter: nothing is bound to amq.topic for it.
+ */
+export type ParsedFilter = { filter: string; group?: string; stream?: string };
+
+export function parseSubscriptionFilter(raw: string): ParsedFilter {
+  if (raw.startsWith(FAIR_PREFIX)) return { filter: raw, stream: parseFairStream(raw) };
+  const shared = parseSharedFilter(raw);
+  if (shared === undefined) return { filter: raw };
+  if (shared.filter.startsWith(FAIR_PREFIX)) throw new TopicError('bad-fair', raw); // a stream is shared by nature
+  return shared;
+}
+
+function parseFairStream(raw: string): string {
+  const stream = raw.slice(FAIR_PREFIX.length);
+  if (!STREAM_NAME.test(stream) || stream.length > MAX_STREAM_NAME) throw new TopicError('bad-fair', raw);
+  return stream;
 }

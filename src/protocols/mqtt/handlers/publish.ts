@@ -6,13 +6,18 @@
 // Answers leave in PUBLISH order (OrderedAcks). The reader stops while the confirm window
 // is full or the fabric is blocked; an MQTT 5 client that ignores our Receive Maximum is
 // disconnected (0x93).
+// A fair stream's full publisher queue (docs/fair.md): MQTT 5 gets PUBACK/PUBREC 0x97; MQTT
+// 3.1/3.1.1 have no code for it, so their PUBACK/PUBREC is withheld until there is room
+// (whenFull 'wait') instead of a close that would only make the client send it again.
 
 import { ErrorCode, GatewayError, toGatewayError } from '../../../errors.js';
 import type { IPublishPacket } from '../codec.js';
+import type { PublishOptions } from '../../../fabric/types.js';
 import { TOPIC_EXCHANGE } from '../names.js';
 import { toFabricMessage, type MqttMessage, type MqttMessageProperties, type QoS } from '../properties.js';
 import { Reason } from '../reason-codes.js';
 import type { MqttSession } from '../session.js';
+import { isOrdinary } from '../subscriptions.js';
 import { TopicError, toRoutingKey, topicMatches, validateTopicName } from '../topic.js';
 import { MqttError, protocolError, publishReasonFor } from '../wire-errors.js';
 import { stageDelayedWill, type Will } from '../will.js';
@@ -42,21 +47,24 @@ export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<
   const message: MqttMessage = { topic, qos, retain: p.retain, payload: asBuffer(p.payload) };
   const properties = publishProperties(p);
   if (properties !== undefined) message.properties = properties;
-  const outcome = publishMessage(s, message, routingKey);
+  const outcome = publishMessage(s, message, routingKey, s.version === 5 ? 'reject' : 'wait');
   if (qos === 2) s.awaitingRelease.add(id, outcome);
   if (qos > 0) answer(s, qos, id, outcome);
   s.throttle.afterPublish(fabric);
   await s.publisher?.roomAvailable();
 }
 
-/** Publish (and retain) one message; resolves to the reason code for PUBACK/PUBREC, never rejects. */
-export async function publishMessage(s: MqttSession, message: MqttMessage, routingKey: string): Promise<number> {
+/**
+ * Publish (and retain) one message; resolves to the reason code for PUBACK/PUBREC, never rejects.
+ * `whenFull`: what a full fair-stream publisher queue does to a confirmed publish (src/fair).
+ */
+export async function publishMessage(s: MqttSession, message: MqttMessage, routingKey: string, whenFull: PublishOptions['whenFull'] = 'reject'): Promise<number> {
   const { publisher, clientId, vhost } = s.requireConnected();
   const response = message.properties?.responseTopic;
   const replyTo = response === undefined ? undefined : replyQueueFor(s, response, message.properties?.correlationData);
   const amqp = toFabricMessage(message, { clientId, ...(replyTo ? { replyTo } : {}) });
   const confirm = message.qos > 0;
-  const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, { confirm });
+  const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, confirm ? { confirm, whenFull } : { confirm });
   const retained = message.retain ? s.mod.retained(vhost).then((store) => store.retain(message, clientId)) : undefined;
   try {
     await published;
@@ -148,7 +156,7 @@ function publishProperties(p: IPublishPacket): MqttMessageProperties | undefined
 function replyQueueFor(s: MqttSession, responseTopic: string, correlation: Buffer | undefined): string | undefined {
   const subs = s.subscriptions;
   if (subs === undefined) return undefined;
-  const subscribed = subs.all().some((sub) => sub.group === undefined && topicMatches(sub.filter, responseTopic));
+  const subscribed = subs.all().some((sub) => isOrdinary(sub) && topicMatches(sub.filter, responseTopic));
   if (!subscribed) return undefined;
   s.rememberReplyRoute(correlation, responseTopic);
   return subs.queue;

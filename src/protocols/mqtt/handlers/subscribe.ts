@@ -1,10 +1,13 @@
 // SUBSCRIBE: each filter is validated, authorized (topic read permission on amq.topic with the
 // binding key, client_id in context), bound, and answered in one SUBACK; then the retained
 // messages that match go out (Retain Handling 0: always, 1: new subscriptions only, 2: never;
-// never for shared subscriptions [MQTT-3.8.4]). A refused filter gets 0x80 (3.1.1) or its
-// reason code (5.0) in the SUBACK; the others are still made.
+// never for shared subscriptions [MQTT-3.8.4] nor fair streams). A refused filter gets 0x80
+// (3.1.1) or its reason code (5.0) in the SUBACK; the others are still made.
+// `$fair/<stream>` needs read permission on the stream's output queue (as STOMP /fair/): 0x87
+// without it, 0x8F when there is no such stream.
 
 import { ErrorCode, GatewayError, isGatewayError, toGatewayError } from '../../../errors.js';
+import { fairOutputQueue } from '../../../fair/names.js';
 import type { ISubscribePacket, ISubscription } from '../codec.js';
 import { TOPIC_EXCHANGE } from '../names.js';
 import type { QoS } from '../properties.js';
@@ -12,7 +15,7 @@ import { Reason } from '../reason-codes.js';
 import type { RetainedMessage } from '../retained.js';
 import type { MqttSession } from '../session.js';
 import type { Subscription } from '../subscriptions.js';
-import { TopicError, parseSharedFilter, toRoutingKey, validateTopicFilter } from '../topic.js';
+import { TopicError, parseSubscriptionFilter, toRoutingKey, validateTopicFilter, type ParsedFilter } from '../topic.js';
 import { MqttError, protocolError, subscribeReasonFor } from '../wire-errors.js';
 import { saveSession } from './session-state.js';
 
@@ -31,7 +34,7 @@ export async function handleSubscribe(s: MqttSession, p: ISubscribePacket): Prom
       changed = true;
       if (isNew) s.metrics.subscriptions.inc({ protocol: 'mqtt' });
       const wantsRetained = sub.retainHandling === 0 || (sub.retainHandling === 1 && isNew);
-      if (sub.group === undefined && wantsRetained) retainedFor.push(sub);
+      if (sub.group === undefined && sub.stream === undefined && wantsRetained) retainedFor.push(sub);
     } catch (err) {
       const g = toGatewayError(err);
       if (g.fatal) throw g;
@@ -48,16 +51,18 @@ async function subscribeOne(s: MqttSession, r: ISubscription, identifier: number
   const { authz, clientId, vhost } = s.requireConnected();
   const subs = s.subscriptions;
   if (subs === undefined) throw new GatewayError(ErrorCode.NOT_CONNECTED, undefined, { fatal: true });
-  const shared = parseFilter(r.topic);
-  const filter = shared?.filter ?? r.topic;
-  validate(s, filter);
-  if (shared !== undefined && r.nl === true) throw protocolError('No Local on a shared subscription'); // [MQTT-3.8.3-4]
+  const { filter, group, stream } = parseFilter(r.topic);
+  if (stream === undefined) validate(s, filter);
+  if (group !== undefined && r.nl === true) throw protocolError('No Local on a shared subscription'); // [MQTT-3.8.3-4]
   const isNew = subs.get(r.topic) === undefined;
   if (isNew && subs.size >= s.config.limits.maxSubscriptionsPerSession) {
     throw new MqttError(Reason.QUOTA_EXCEEDED, ErrorCode.LIMIT_EXCEEDED, `more than ${s.config.limits.maxSubscriptionsPerSession} subscriptions`);
   }
-  const routingKey = toRoutingKey(filter);
-  await authz.authorize({ vhost, kind: 'topic', name: TOPIC_EXCHANGE, permission: 'read', routingKey, context: { clientId } });
+  if (stream !== undefined) {
+    await authz.authorize({ vhost, kind: 'queue', name: fairOutputQueue(stream), permission: 'read', context: { clientId } });
+  } else {
+    await authz.authorize({ vhost, kind: 'topic', name: TOPIC_EXCHANGE, permission: 'read', routingKey: toRoutingKey(filter), context: { clientId } });
+  }
   const sub: Subscription = {
     raw: r.topic,
     filter,
@@ -66,15 +71,16 @@ async function subscribeOne(s: MqttSession, r: ISubscription, identifier: number
     retainAsPublished: r.rap ?? false,
     retainHandling: (r.rh ?? 0) as 0 | 1 | 2,
   };
-  if (shared !== undefined) sub.group = shared.group;
+  if (group !== undefined) sub.group = group;
+  if (stream !== undefined) sub.stream = stream;
   if (identifier !== undefined) sub.identifier = identifier;
   await subs.add(sub);
   return { sub, isNew };
 }
 
-function parseFilter(raw: string): ReturnType<typeof parseSharedFilter> {
+function parseFilter(raw: string): ParsedFilter {
   try {
-    return parseSharedFilter(raw);
+    return parseSubscriptionFilter(raw);
   } catch (err) {
     throw invalidFilter(err);
   }
