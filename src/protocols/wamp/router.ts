@@ -7,8 +7,6 @@ import type { GatewayContext } from '../types.js';
 import { Broker } from './broker/broker.js';
 import { Dealer } from './dealer/dealer.js';
 
-/** pending CALLs one session may have (wamp has no config key for it) */
-export const MAX_PENDING_CALLS_PER_SESSION = 1000;
 /** unanswered requests one process takes from a procedure queue at a time */
 export const INVOCATION_PREFETCH = 100;
 
@@ -69,7 +67,9 @@ export class WampRouter {
       fabric: session,
       replyQueue: `${prefix}.replies`,
       log,
-      maxPendingCallsPerSession: MAX_PENDING_CALLS_PER_SESSION,
+      // CALLs awaiting their RESULT: beyond, ERROR (waiting could deadlock a session that
+      // calls its own procedures: its YIELDs would queue behind the CALL)
+      maxPendingCallsPerSession: this.ctx.config.limits.maxInflightPerSession,
       invocationPrefetch: INVOCATION_PREFETCH,
     });
     return { vhost, fabric: session, broker, dealer };

@@ -70,7 +70,7 @@ export class WampSession implements WampPeer {
   onAuthenticate: ((signature: string) => void) | null = null;
   /** settles a challenge still waiting for its AUTHENTICATE when the session ends (frees the auth layer's login slot) */
   abandonChallenge: (() => void) | null = null;
-  /** publishes for this session (PUBLISH, CALL, YIELD), confirm window bounded */
+  /** publishes for this session (PUBLISH, CALL, YIELD), confirm window limits.maxInflightPerSession */
   publisher: ConfirmedPublisher | null = null;
   private readonly requestIds = new SessionScopeIds();
 
@@ -177,7 +177,9 @@ export class WampSession implements WampPeer {
       // WAMP has no client id: the session's user identifies it for fair streams
       publisher: { username: principal.username, protocol: 'wamp' },
     });
-    this.publisher = new ConfirmedPublisher(this.fabric, this.ctx.metrics, 'wamp');
+    // limits.maxInflightPerSession publishes (PUBLISH, CALL, YIELD) await their confirm at most;
+    // beyond, handling waits and the reader pauses behind it (connection.ts)
+    this.publisher = new ConfirmedPublisher(this.fabric, this.ctx.metrics, 'wamp', this.ctx.config.limits.maxInflightPerSession);
     this.state = 'open';
     this.send(out.welcome(this.sessionId, welcomeDetails(this)));
     this.log.info({ session: this.sessionId, realm: this.realmName, vhost: this.vhost, user: this.authid, authmethod }, 'wamp session joined');
