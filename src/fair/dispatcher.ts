@@ -180,7 +180,7 @@ export class Dispatcher {
       activePublishers: this.drr.activeFlows,
       inFlight: this.inFlight,
       outputFull: this.gate.full,
-      outputTarget: this.gate.refusals > 0 ? this.gate.target : null,
+      outputTarget: this.gate.target,
       outputRefusals: this.gate.refusals,
       held,
       outputConfirmMs: Math.round(this.confirmMs * 10) / 10,

@@ -1,16 +1,19 @@
 // How many publishes into the output queue the dispatcher may start now.
 //
-// 'open': up to `window` in flight (never more than the queue's length: more could only be
-// refused). The first refusal (the queue reached x-max-length and reject-publish made the broker
-// nack: the workers are behind) switches to 'metered' for good: from then on the gate asks the
-// broker how many messages are ready (x-max-length counts ready messages only) and keeps no more
-// ready than the workers need to stay busy — about two refill round trips' worth at the rate
-// they drain the queue (measured between checks), at least one, at most the queue's length. A
-// quiet publisher's message then finds a few messages ahead of it in the output queue, not a
-// full queue. When the ready messages are above that target the next check comes when the
-// workers should have made room; while the queue stays full it asks every 2 ms for the first
-// 50 ms, then backs off to every 50 ms (workers that stopped). Refusals are rare, so the
-// scheduler's round-robin choices stand.
+// The gate asks the broker how many messages are ready (x-max-length counts ready messages
+// only) and lets through no more than the workers need to stay busy — about two refill round
+// trips' worth at the rate they drain the queue (measured between checks), at least one, at most
+// the queue's length — less what is in flight. A quiet publisher's message then finds a few
+// messages ahead of it in the output queue, not a full queue. It starts from a target of one and
+// grows with the measured drain rate, doubling while the workers empty the queue faster than the
+// credit refills it (slow start), so it never fills the queue first and learns afterwards: that first fill is what a quiet
+// publisher waited behind, for outputQueueLength / worker rate, when the gate used to start
+// "open" and meter only after the broker's first refusal.
+//
+// When the ready messages are above the target the next check comes when the workers should
+// have made room; while the queue stays full (the broker refused a publish, or a check found it
+// at x-max-length) it asks every 2 ms for the first 50 ms, then backs off to every 50 ms
+// (workers that stopped). Refusals are rare, so the scheduler's round-robin choices stand.
 //
 // Little's law still sets the ceiling: at most `length` messages are ready or in flight, so the
 // output queue moves at most length / (confirm round trip) messages a second.
@@ -36,11 +39,12 @@ export interface OutputGateOptions {
 
 /** checks at the shortest interval before backing off */
 const FAST_CHECKS = 25;
+/** slow start grows the target to at most this many times the measured need */
+const SLOW_START_CAP = 4;
 /** weight of a new measurement in the moving averages */
 const ALPHA = 0.3;
 
 export class OutputGate {
-  private mode: 'open' | 'metered' = 'open';
   private credit = 0;
   private fullChecks = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -48,6 +52,8 @@ export class OutputGate {
   /** the last check found the room taken by our own publishes in flight: check again as they settle */
   private awaitingSettle = false;
   private stopped = false;
+  /** the credit of the last check was used up: demand, not supply, limited what went in */
+  private exhausted = false;
   // drain-rate measurement between checks
   private lastCheckAt = 0;
   private readyAtLastCheck = 0;
@@ -56,28 +62,29 @@ export class OutputGate {
   private checkMs = 0;
   refusals = 0;
   checks = 0;
-  /** ready messages the gate aims for while metered */
-  target: number;
+  /** ready messages the gate aims for */
+  target = 1;
 
-  constructor(private readonly o: OutputGateOptions) {
-    this.target = o.length;
-  }
+  constructor(private readonly o: OutputGateOptions) {}
 
-  /** no room left that the dispatcher knows of */
+  /** the last check found the queue at its length, and no room has been seen since */
   get full(): boolean {
-    return this.mode === 'metered' && this.credit === 0;
+    return this.credit === 0 && this.fullChecks > 0;
   }
 
   allowance(inFlight: number): number {
+    if (this.credit === 0 && !this.awaitingSettle) this.checkSoon(0);
     const window = Math.max(0, Math.min(this.o.window, this.o.length) - inFlight);
-    return this.mode === 'open' ? window : Math.min(this.credit, window);
+    return Math.min(this.credit, window);
   }
 
   /** a publish was started */
   took(): void {
-    if (this.mode !== 'metered') return;
     if (this.credit > 0) this.credit--;
-    if (this.credit === 0) this.checkSoon(0);
+    if (this.credit === 0) {
+      this.exhausted = true;
+      this.checkSoon(0);
+    }
   }
 
   /** a publish was confirmed into the queue */
@@ -88,7 +95,7 @@ export class OutputGate {
 
   /** a publish settled without getting in */
   settled(): void {
-    if (this.awaitingSettle && this.mode === 'metered' && this.credit === 0) {
+    if (this.awaitingSettle && this.credit === 0) {
       this.awaitingSettle = false;
       this.checkSoon(0);
     }
@@ -97,7 +104,6 @@ export class OutputGate {
   /** the broker refused a publish: the queue is full */
   refused(): void {
     this.refusals++;
-    this.mode = 'metered';
     this.credit = 0;
     this.checkSoon(0);
   }
@@ -165,6 +171,13 @@ export class OutputGate {
     this.readyAtLastCheck = ready;
     this.confirmedSinceCheck = 0;
     const refillMs = this.checkMs + this.o.confirmMs();
-    this.target = Math.max(1, Math.min(this.o.length, Math.ceil(2 * this.drainPerMs * refillMs) + 1));
+    const measured = Math.max(1, Math.min(this.o.length, Math.ceil(2 * this.drainPerMs * refillMs) + 1));
+    // the workers took everything the last credit let in and wait for more: the drain rate only
+    // shows what was supplied, so grow (doubling, as TCP's slow start) until something stays
+    // ready — but never past a few times the measured need, or bursts of quiet traffic would
+    // raise it to the queue's length and the next flood would fill the queue again
+    const starved = ready === 0 && this.exhausted;
+    this.target = starved ? Math.min(this.o.length, Math.max(measured, Math.min(2 * this.target, SLOW_START_CAP * measured))) : measured;
+    this.exhausted = false;
   }
 }
