@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { HttpBackend } from './http-backend.js';
 import { GUEST_USERNAME, LocalBackend } from './local-backend.js';
 import { isLoopbackAddress } from './loopback.js';
-import { FailureThrottle, type ThrottleOptions } from './throttle.js';
+import { FailureThrottle, throttleOptionsFrom, type ThrottleOptions } from './throttle.js';
 import type { Authenticator, AuthorizeRequest, ChallengeSecret, Credentials, Peer, Principal } from './types.js';
 
 export type { Authenticator, AuthorizeRequest, ChallengeSecret, Credentials, Peer, Principal } from './types.js';
@@ -22,6 +22,7 @@ export interface AuthenticatorOptions {
   now?: () => number;
   /** waits out the failed-login delay; tests pass one that records instead of sleeping */
   sleep?: (ms: number) => Promise<void>;
+  /** overrides auth.failedLoginThrottle (tests) */
   throttle?: Partial<ThrottleOptions>;
   /**
    * how long authenticateChallenge waits for `prove` (the client's answer) before refusing; it
@@ -57,7 +58,7 @@ export function createAuthenticator(config: AuthConfig, log: Logger, opts: Authe
   const sleep = opts.sleep ?? ((ms: number) => (ms > 0 ? sleepMs(ms) : Promise.resolve()));
   const local = new LocalBackend(config);
   const http = config.http === null ? null : new HttpBackend(config.http, now);
-  const throttle = new FailureThrottle(opts.throttle, now);
+  const throttle = new FailureThrottle({ ...throttleOptionsFrom(config.failedLoginThrottle), ...opts.throttle }, now);
   const challengeTimeoutMs = opts.challengeTimeoutMs ?? DEFAULT_CHALLENGE_TIMEOUT_MS;
   warnIfUsersFileMissing(config, log);
 

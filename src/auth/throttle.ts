@@ -1,10 +1,14 @@
 // Per-source-address login throttle, checked before any password is hashed so that hashing
 // cannot be turned into a CPU attack:
-// - after `maxFailures` failed logins within `windowMs`, the address is refused for `cooldownMs`;
+// - after `maxFailures` failed logins within `windowMs`, the address is refused for `cooldownMs`
+//   (0: never refused);
 // - at most `maxConcurrent` logins from one address are checked at a time (a burst sent before
-//   the first failure is recorded would otherwise all be hashed).
+//   the first failure is recorded would otherwise all be hashed; 0: no cap).
+// The numbers come from auth.failedLoginThrottle (throttleOptionsFrom).
 // Other addresses are unaffected. The table is bounded: when full, the least recently seen
 // address is forgotten.
+
+import type { Config } from '../config/schema.js';
 
 export interface ThrottleOptions {
   maxFailures: number;
@@ -21,6 +25,17 @@ export const DEFAULT_THROTTLE_OPTIONS: ThrottleOptions = {
   maxConcurrent: 32,
   maxTrackedAddresses: 10_000,
 };
+
+/** auth.failedLoginThrottle (seconds) as ThrottleOptions (ms) */
+export function throttleOptionsFrom(settings: Config['auth']['failedLoginThrottle']): ThrottleOptions {
+  return {
+    maxFailures: settings.maxFailures,
+    windowMs: settings.windowSeconds * 1000,
+    cooldownMs: settings.blockSeconds * 1000,
+    maxConcurrent: settings.maxConcurrent,
+    maxTrackedAddresses: settings.maxTrackedAddresses,
+  };
+}
 
 export type Admission = 'admitted' | 'blocked' | 'busy';
 
@@ -68,11 +83,12 @@ export class FailureThrottle {
 
   private decide(record: AddressRecord): Admission {
     if (record.blockedUntil > this.now()) return 'blocked';
-    if (record.inFlight >= this.options.maxConcurrent) return 'busy';
+    if (this.options.maxConcurrent > 0 && record.inFlight >= this.options.maxConcurrent) return 'busy';
     return 'admitted';
   }
 
   private countFailure(record: AddressRecord): void {
+    if (this.options.maxFailures === 0) return;
     const now = this.now();
     if (now - record.windowStart >= this.options.windowMs) {
       record.windowStart = now;

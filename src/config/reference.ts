@@ -1,7 +1,8 @@
 // The configuration reference (docs/configuration.md), generated from the one schema: every
 // key with its type, default, environment variable and flag, described by its comment in
 // config/default.yaml, or by the schema's `description` for keys that file cannot show
-// (the fields of auth.http and of a fair.streams entry). scripts/gen-config-reference.ts writes
+// (the fields of auth.http and of a fair.streams entry). A group of settings inside a section
+// (auth.failedLoginThrottle) gets a row and one per field. scripts/gen-config-reference.ts writes
 // it; a unit test fails when the file is stale or a key has no description.
 
 import { readFileSync } from 'node:fs';
@@ -139,6 +140,8 @@ export function configReference(): ReferenceSection[] {
     });
   const entriesOf = (path: string[], schema: TSchema): ReferenceEntry[] => {
     const out = [entry(path, schema)];
+    // a group of settings inside a section (auth.failedLoginThrottle): each field in default.yaml
+    if (kindOf(schema) === 'Object') return [...out, ...properties(schema).flatMap(([child]) => entriesOf([...path, child], childSchema(schema, child) as TSchema))];
     const object = nestedObject(schema);
     if (!object) return out;
     const isList = kindOf(schema) === 'Array';

@@ -66,6 +66,15 @@ export const WebSocketSchema = Type.Object({
   pingIntervalMs: Millis,
 });
 
+/** failed logins per source address, counted before any password is hashed (0: that part off) */
+export const FailedLoginThrottleSchema = Type.Object({
+  maxFailures: Type.Integer({ minimum: 0 }),
+  windowSeconds: Type.Integer({ minimum: 1 }),
+  blockSeconds: Type.Integer({ minimum: 1 }),
+  maxConcurrent: Type.Integer({ minimum: 0 }),
+  maxTrackedAddresses: Type.Integer({ minimum: 1 }),
+});
+
 export const AuthSchema = Type.Object({
   /** YAML users file (see `tributary users`); null: only the built-in guest user */
   usersFile: Type.Union([Type.String(), Type.Null()]),
@@ -75,6 +84,7 @@ export const AuthSchema = Type.Object({
   /** a client that gives no credentials becomes this user (null: refused) */
   anonymousUser: Type.Union([Type.String(), Type.Null()]),
   failedAuthDelayMs: Millis,
+  failedLoginThrottle: FailedLoginThrottleSchema,
   defaultVhost: Type.String({ minLength: 1 }),
   vhosts: Type.Array(Type.String({ minLength: 1 })),
   /** optional HTTP backend in the shape of rabbitmq_auth_backend_http */

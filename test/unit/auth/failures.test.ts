@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { createAuthenticator } from '../../../src/auth/index.js';
 import { hashPassword } from '../../../src/auth/password.js';
-import { FailureThrottle } from '../../../src/auth/throttle.js';
+import { FailureThrottle, throttleOptionsFrom } from '../../../src/auth/throttle.js';
 import { ErrorCode } from '../../../src/errors.js';
 import { authConfig, captureLog, flushLog, FULL, LOCAL, peer, tempDir, writeUsersFile, type TempDir } from './helpers.js';
 
@@ -144,5 +144,63 @@ describe('per-address throttle', () => {
       throttle.settle(`10.0.1.${i}`, true);
     }
     expect(throttle.trackedAddresses).toBe(0);
+  });
+});
+
+describe('auth.failedLoginThrottle settings', () => {
+  type Throttle = ReturnType<typeof authConfig>['failedLoginThrottle'];
+  const defaults: Throttle = authConfig().failedLoginThrottle;
+  function withSettings(settings: Partial<Throttle>, now?: () => number) {
+    return createAuthenticator(authConfig({ usersFile, failedLoginThrottle: { ...defaults, ...settings } }), captureLog().logger, now ? { now } : {});
+  }
+  const fail = (auth: ReturnType<typeof withSettings>, address: string) =>
+    expect(auth.authenticate({ username: 'bob', password: 'wrong' }, peer(address), '/')).rejects.toMatchObject({ code: ErrorCode.AUTH_FAILED });
+  const right = (auth: ReturnType<typeof withSettings>, address: string) => auth.authenticate({ username: 'bob', password: 'right' }, peer(address), '/');
+
+  it('maxFailures: 3 blocks an address after its third failure', async () => {
+    const auth = withSettings({ maxFailures: 3 });
+    for (let i = 0; i < 2; i++) await fail(auth, '10.2.0.1');
+    await expect(right(auth, '10.2.0.1')).resolves.toMatchObject({ username: 'bob' });
+    for (let i = 0; i < 3; i++) await fail(auth, '10.2.0.1');
+    await expect(right(auth, '10.2.0.1')).rejects.toMatchObject({ detail: 'too many failed attempts, try again later' });
+  });
+
+  it('maxFailures: 0 never blocks, however many failures', async () => {
+    const auth = withSettings({ maxFailures: 0 });
+    for (let i = 0; i < 50; i++) await fail(auth, '10.2.0.2');
+    await expect(right(auth, '10.2.0.2')).resolves.toMatchObject({ username: 'bob' });
+  });
+
+  it('windowSeconds and blockSeconds set the counting window and the block length', async () => {
+    let clock = 5_000_000;
+    const auth = withSettings({ maxFailures: 2, windowSeconds: 5, blockSeconds: 3 }, () => clock);
+    // two failures 6 s apart fall in different 5 s windows: no block
+    await fail(auth, '10.2.0.3');
+    clock += 6_000;
+    await fail(auth, '10.2.0.3');
+    await expect(right(auth, '10.2.0.3')).resolves.toMatchObject({ username: 'bob' });
+    // two in one window: blocked for 3 s, not the default 60 s
+    await fail(auth, '10.2.0.3');
+    await fail(auth, '10.2.0.3');
+    clock += 2_500;
+    await expect(right(auth, '10.2.0.3')).rejects.toMatchObject({ detail: 'too many failed attempts, try again later' });
+    clock += 1_000;
+    await expect(right(auth, '10.2.0.3')).resolves.toMatchObject({ username: 'bob' });
+  });
+
+  it('maxConcurrent caps the logins checked at once from one address (0: no cap)', () => {
+    const capped = new FailureThrottle(throttleOptionsFrom({ ...defaults, maxConcurrent: 2 }));
+    expect([1, 2, 3].map(() => capped.admit('10.2.0.4'))).toEqual(['admitted', 'admitted', 'busy']);
+    const uncapped = new FailureThrottle(throttleOptionsFrom({ ...defaults, maxConcurrent: 0 }));
+    expect(Array.from({ length: 100 }, () => uncapped.admit('10.2.0.4')).every((a) => a === 'admitted')).toBe(true);
+  });
+
+  it('maxTrackedAddresses bounds the table', async () => {
+    const auth = withSettings({ maxTrackedAddresses: 2, maxFailures: 2 });
+    await fail(auth, '10.2.0.5');
+    await fail(auth, '10.2.0.5'); // blocked
+    await fail(auth, '10.2.0.6');
+    await fail(auth, '10.2.0.7'); // the table holds two: 10.2.0.5, the least recent, is forgotten
+    await expect(right(auth, '10.2.0.5')).resolves.toMatchObject({ username: 'bob' });
   });
 });

@@ -24,6 +24,7 @@ export function authConfig(overrides: Partial<AuthConfig> = {}): AuthConfig {
     guestLoopbackOnly: true,
     anonymousUser: 'guest',
     failedAuthDelayMs: 0,
+    failedLoginThrottle: { maxFailures: 10, windowSeconds: 60, blockSeconds: 60, maxConcurrent: 32, maxTrackedAddresses: 10_000 },
     defaultVhost: '/',
     vhosts: [],
     http: null,
