@@ -6,15 +6,18 @@
 // Subscriptions are router-scoped (wamp-proto "Subscription ID"): all sessions subscribed to
 // the same (topic, match) share one subscription ID, and an EVENT is encoded once per
 // subscription and serializer, then sent to each admitted session.
+//
+// `fair.<stream>` subscriptions consume a fair stream's output queue instead (fair.ts).
 
 import type { Logger } from '../../../log.js';
 import type { Consumer, Delivery, FabricSession } from '../../../fabric/types.js';
-import { out, type Dict, type Payload } from '../messages.js';
+import { out, type Payload } from '../messages.js';
 import { decodePayload } from '../payload.js';
 import type { WampPeer } from '../peer.js';
 import { bindingKeyFor, matcherFor, type MatchPolicy, type TopicMatcher } from '../uri.js';
 import { randomId } from '../ids.js';
-import { admits, readPublication, type PublicationFacts } from './publication.js';
+import { FairSubscriptions, type FairSubscriber } from './fair.js';
+import { admits, eventDetails, readPublication, type PublicationFacts } from './publication.js';
 import type { SerializerId } from '../serializer.js';
 
 export const TOPIC_EXCHANGE = 'amq.topic';
@@ -50,11 +53,19 @@ export class Broker {
   private readonly bindingRefs = new Map<string, number>();
   private topology: Promise<unknown> = Promise.resolve();
   private consumer: Consumer | null = null;
+  private readonly fair: FairSubscriptions;
 
-  constructor(private readonly opts: BrokerOptions) {}
+  constructor(private readonly opts: BrokerOptions) {
+    this.fair = new FairSubscriptions({ log: opts.log, ...(opts.onDelivered ? { onDelivered: opts.onDelivered } : {}) });
+  }
 
   get subscriptionCount(): number {
-    return this.byId.size;
+    return this.byId.size + this.fair.count;
+  }
+
+  /** a subscription to fair stream `stream` (fairStreamOf): the peer competes for its messages */
+  subscribeFair(subscriber: FairSubscriber, stream: string, announce: (subscriptionId: number) => void): Promise<number> {
+    return this.fair.subscribe(subscriber, stream, announce);
   }
 
   /**
@@ -80,6 +91,7 @@ export class Broker {
 
   /** false when the peer is not subscribed under that ID */
   async unsubscribe(peer: WampPeer, subscriptionId: number): Promise<boolean> {
+    if (this.fair.has(subscriptionId)) return this.fair.unsubscribe(peer, subscriptionId);
     const sub = this.byId.get(subscriptionId);
     if (sub === undefined || !sub.peers.delete(peer)) return false;
     if (sub.peers.size === 0) await this.forget(sub);
@@ -87,6 +99,7 @@ export class Broker {
   }
 
   async close(): Promise<void> {
+    await this.fair.close();
     await this.topology.catch(() => undefined);
     await this.consumer?.cancel().catch(() => undefined);
     this.consumer = null;
@@ -186,13 +199,7 @@ export class Broker {
   }
 
   private sendEvent(sub: Subscription, topic: string, publicationId: number, facts: PublicationFacts, payload: Payload): number {
-    const details: Dict = {};
-    if (sub.match !== 'exact') details.topic = topic;
-    if (facts.publisher !== null) {
-      details.publisher = facts.publisher.session;
-      if (facts.publisher.authid !== undefined) details.publisher_authid = facts.publisher.authid;
-      if (facts.publisher.authrole !== undefined) details.publisher_authrole = facts.publisher.authrole;
-    }
+    const details = eventDetails(facts, sub.match !== 'exact' ? topic : undefined);
     const message = out.event(sub.id, publicationId, details, payload);
     const encoded: Partial<Record<SerializerId, string | Buffer>> = {};
     let sent = 0;

@@ -85,6 +85,18 @@ export interface PublicationFacts {
   audience: Audience;
 }
 
+/** EVENT.Details: the topic when the subscription is not for exactly it, the publisher when disclosed */
+export function eventDetails(facts: PublicationFacts, topic: string | undefined): Dict {
+  const details: Dict = {};
+  if (topic !== undefined) details.topic = topic;
+  if (facts.publisher !== null) {
+    details.publisher = facts.publisher.session;
+    if (facts.publisher.authid !== undefined) details.publisher_authid = facts.publisher.authid;
+    if (facts.publisher.authrole !== undefined) details.publisher_authrole = facts.publisher.authrole;
+  }
+  return details;
+}
+
 export function readPublication(headers: Headers | undefined): PublicationFacts {
   if (headers === undefined) return { publicationId: null, publisher: null, audience: {} };
   const id = headerNumber(headers, H.PUBLICATION);
