@@ -1,30 +1,15 @@
 // E2E: WAMP publish/subscribe through the gateway with autobahn, on both fabrics.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { brokerAvailable } from '../support/broker.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { EventInbox, RawWamp, openSession, uniqueTopic, type Opened } from './wamp-support.js';
+import { EventInbox, RawWamp, openSession, uniqueTopic, wampGatewayFixture } from './wamp-support.js';
 
 function pubsubSuite(fabric: 'embedded' | 'amqp') {
-  let gw: TestGateway;
-  const open: Opened[] = [];
-  const join = async (serializer: 'json' | 'msgpack' = 'json') => {
-    const o = await openSession(gw.wsUrl('/ws'), { serializer });
-    open.push(o);
-    return o.session;
-  };
-
-  beforeAll(async () => {
-    gw = await startTestGateway({}, { fabric });
-  });
-  afterAll(async () => {
-    await Promise.all(open.map((o) => o.close()));
-    await gw?.stop();
-  });
+  const fixture = wampGatewayFixture(fabric);
+  const join = fixture.join;
 
   it('WELCOME announces the broker and dealer features and a session ID in [1, 2^53]', async () => {
     for (const serializer of ['json', 'msgpack'] as const) {
-      const o = await openSession(gw.wsUrl('/ws'), { serializer });
-      open.push(o);
+      const o = fixture.track(await openSession(fixture.gw.wsUrl('/ws'), { serializer }));
       const roles = o.details.roles as Record<string, { features: Record<string, boolean> }>;
       expect(roles.broker?.features).toMatchObject({ pattern_based_subscription: true, publisher_exclusion: true, publisher_identification: true, subscriber_blackwhite_listing: true });
       expect(roles.dealer?.features).toMatchObject({ shared_registration: true, progressive_call_results: true, call_canceling: true, call_timeout: true });
@@ -176,7 +161,7 @@ function pubsubSuite(fabric: 'embedded' | 'amqp') {
   });
 
   it('request errors: invalid URI, unknown subscription, unknown match policy', async () => {
-    const raw = await RawWamp.connect(gw.wsUrl('/ws'));
+    const raw = await RawWamp.connect(fixture.gw.wsUrl('/ws'));
     expect((await raw.hello())[0]).toBe(2);
     raw.send([16, 1, { acknowledge: true }, 'bad uri']);
     expect(await raw.next()).toEqual([8, 16, 1, expect.any(Object), 'wamp.error.invalid_uri', expect.any(Array)]);

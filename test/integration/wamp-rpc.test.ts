@@ -1,9 +1,9 @@
 // E2E: WAMP RPC through the gateway (CALL → AMQP request → INVOCATION, YIELD → reply → RESULT)
 // with autobahn and raw peers, on both fabrics.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { brokerAvailable } from '../support/broker.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { RawWamp, autobahn, openSession, uniqueTopic, type AbInvocation, type Opened } from './wamp-support.js';
+import type { TestGateway } from '../support/gateway.js';
+import { RawWamp, autobahn, uniqueTopic, wampGatewayFixture, type AbInvocation } from './wamp-support.js';
 
 type CallError = { error: string; args: unknown[]; kwargs: Record<string, unknown> };
 
@@ -28,21 +28,8 @@ async function rawCallee(gw: TestGateway, procedure: string): Promise<{ raw: Raw
 }
 
 function rpcSuite(fabric: 'embedded' | 'amqp') {
-  let gw: TestGateway;
-  const open: Opened[] = [];
-  const join = async (serializer: 'json' | 'msgpack' = 'json') => {
-    const o = await openSession(gw.wsUrl('/ws'), { serializer });
-    open.push(o);
-    return o.session;
-  };
-
-  beforeAll(async () => {
-    gw = await startTestGateway({}, { fabric });
-  });
-  afterAll(async () => {
-    await Promise.all(open.map((o) => o.close()));
-    await gw?.stop();
-  });
+  const fixture = wampGatewayFixture(fabric);
+  const join = fixture.join;
 
   it('calls a procedure with args and kwargs; results and errors come back', async () => {
     const proc = uniqueTopic('add');
@@ -128,7 +115,7 @@ function rpcSuite(fabric: 'embedded' | 'amqp') {
 
   it('call timeout: wamp.error.timeout, and the callee is interrupted', async () => {
     const proc = uniqueTopic('slow');
-    const { raw } = await rawCallee(gw, proc);
+    const { raw } = await rawCallee(fixture.gw, proc);
     const caller = await join();
     const pending = callError(caller.call(proc, ['x'], {}, { timeout: 300 }));
     const invocation = await raw.next();
@@ -141,7 +128,7 @@ function rpcSuite(fabric: 'embedded' | 'amqp') {
 
   it('CANCEL skip forgets the call (no ERROR: autobahn rejects locally, as with Crossbar) and drops the late result', async () => {
     const proc = uniqueTopic('skip');
-    const { raw } = await rawCallee(gw, proc);
+    const { raw } = await rawCallee(fixture.gw, proc);
     const caller = await join();
     const call = caller.call(proc, []);
     const invocation = await raw.next();
@@ -158,8 +145,8 @@ function rpcSuite(fabric: 'embedded' | 'amqp') {
 
   it('CANCEL killnowait answers canceled at once and interrupts the callee', async () => {
     const proc = uniqueTopic('killnowait');
-    const { raw } = await rawCallee(gw, proc);
-    const callerRaw = await RawWamp.connect(gw.wsUrl('/ws'));
+    const { raw } = await rawCallee(fixture.gw, proc);
+    const callerRaw = await RawWamp.connect(fixture.gw.wsUrl('/ws'));
     await callerRaw.hello();
     callerRaw.send([48, 3, {}, proc, []]);
     const invocation = await raw.next();
@@ -177,8 +164,8 @@ function rpcSuite(fabric: 'embedded' | 'amqp') {
 
   it('CANCEL kill interrupts the callee and the caller gets its answer', async () => {
     const proc = uniqueTopic('kill');
-    const { raw } = await rawCallee(gw, proc);
-    const callerRaw = await RawWamp.connect(gw.wsUrl('/ws'));
+    const { raw } = await rawCallee(fixture.gw, proc);
+    const callerRaw = await RawWamp.connect(fixture.gw.wsUrl('/ws'));
     await callerRaw.hello('realm1', { roles: { caller: { features: { call_canceling: true } } } });
     callerRaw.send([48, 7, {}, proc, ['work']]);
     const invocation = await raw.next();
@@ -192,7 +179,7 @@ function rpcSuite(fabric: 'embedded' | 'amqp') {
 
   it('a callee that leaves mid-call fails the call with canceled', async () => {
     const proc = uniqueTopic('leaver');
-    const { raw } = await rawCallee(gw, proc);
+    const { raw } = await rawCallee(fixture.gw, proc);
     const caller = await join();
     const pending = callError(caller.call(proc, []));
     await raw.next();
@@ -201,7 +188,7 @@ function rpcSuite(fabric: 'embedded' | 'amqp') {
   });
 
   it('request errors: invalid procedure URI, pattern registration, unknown registration', async () => {
-    const raw = await RawWamp.connect(gw.wsUrl('/ws'));
+    const raw = await RawWamp.connect(fixture.gw.wsUrl('/ws'));
     await raw.hello();
     raw.send([48, 1, {}, 'bad uri']);
     expect((await raw.next()).slice(0, 5)).toEqual([8, 48, 1, expect.any(Object), 'wamp.error.invalid_uri']);

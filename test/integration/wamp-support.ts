@@ -2,8 +2,12 @@
 // WAMP JSON/MessagePack frames directly, for what autobahn will not send (malformed input).
 
 import { createRequire } from 'node:module';
+import { afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
+import type { Config } from '../../src/config/schema.js';
 import { jsonSerializer, msgpackSerializer } from '../../src/protocols/wamp/serializer.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { DeepPartial } from '../support/config.js';
 
 const require = createRequire(import.meta.url);
 
@@ -130,6 +134,45 @@ export function openSession(url: string, opts: OpenOptions = {}): Promise<Opened
     };
     connection.open();
   });
+}
+
+export interface WampGatewayFixture {
+  /** the suite's gateway (set once beforeAll has run) */
+  readonly gw: TestGateway;
+  /** an autobahn session on the gateway, closed after the suite */
+  join(serializer?: 'json' | 'msgpack'): Promise<AbSession>;
+  /** close `o` after the suite too */
+  track(o: Opened): Opened;
+}
+
+/**
+ * One gateway for the enclosing describe block: started before its tests, stopped after them,
+ * with every session opened through join()/track() closed first.
+ */
+export function wampGatewayFixture(fabric: 'embedded' | 'amqp', overrides: DeepPartial<Config> = {}): WampGatewayFixture {
+  let gateway: TestGateway | undefined;
+  const open: Opened[] = [];
+  beforeAll(async () => {
+    gateway = await startTestGateway(overrides, { fabric });
+  });
+  afterAll(async () => {
+    await Promise.all(open.splice(0).map((o) => o.close()));
+    await gateway?.stop();
+  });
+  const fixture: WampGatewayFixture = {
+    get gw(): TestGateway {
+      if (gateway === undefined) throw new Error('the WAMP test gateway is not running (used outside a test?)');
+      return gateway;
+    },
+    track(o) {
+      open.push(o);
+      return o;
+    },
+    async join(serializer = 'json') {
+      return fixture.track(await openSession(fixture.gw.wsUrl('/ws'), { serializer })).session;
+    },
+  };
+  return fixture;
 }
 
 /** resolves with the next `count` calls of the returned handler */
