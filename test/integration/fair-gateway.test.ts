@@ -1,22 +1,21 @@
 // Fair streams through a real gateway: real MQTT and STOMP clients on a stream with a
-// per-publisher cap (MQTT 5 PUBACK 0x97, MQTT 3.1.1 no PUBACK, STOMP ERROR instead of a
-// RECEIPT), the management API and metrics, and on RabbitMQ a gateway restart and a failover
-// between two gateways with every message counted.
+// per-publisher cap (MQTT 5 PUBACK 0x97, MQTT 3.1.1 PUBACK withheld until there is room, QoS 0
+// copy dropped, STOMP ERROR instead of a RECEIPT), the management API and metrics, and on
+// RabbitMQ a gateway restart and a failover between two gateways with every message counted.
 //
 // The streams here identify publishers by client id: the MQTT and STOMP sessions pass theirs
 // (SessionOwner.publisher) when they open their fabric session.
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AmqpFabric } from '../../src/fabric/amqp/index.js';
-import { fairOutputQueue, publisherQueue, type FairFabric } from '../../src/fair/index.js';
-import { announcedQueue, registryQueue } from '../../src/fair/names.js';
+import { fairOutputQueue, type FairFabric } from '../../src/fair/index.js';
 import { DEFAULT_TUNING } from '../../src/fair/tuning.js';
 import { brokerAvailable, uniqueName } from '../support/broker.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { RawStompClient } from '../unit/stomp/support/raw-client.js';
 import { connectClient } from '../unit/mqtt/support/clients.js';
 import { BrokerRelay, makeFabric } from './fabric-amqp-helpers.js';
-import { eventually, streamConfig, Worker } from './fair-helpers.js';
+import { deleteStreamQueues, eventually, streamConfig, Worker } from './fair-helpers.js';
 
 const MQTT_CLIENT_ID = 'client-id';
 const admin = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
@@ -46,6 +45,47 @@ async function publishUntilRefused(client: mqtt.MqttClient, topic: string, limit
   return { accepted: limit, code: undefined };
 }
 
+/**
+ * MQTT 3.1.1 has no code for "quota exceeded": the gateway publishes with whenFull 'wait', so
+ * the PUBACK of the publish that found the queue full (and of those behind it) is withheld
+ * until the dispatcher has made room. Counted: every publish is acknowledged once, and every
+ * message comes out of the stream.
+ */
+async function pubackWithheldUntilRoom(fabric: 'embedded' | 'amqp'): Promise<void> {
+  const stream = fabric === 'amqp' ? uniqueName('cap3').replace(/[^A-Za-z0-9_-]/g, '') : 'cap3';
+  const clientId = 'flood311';
+  if (fabric === 'amqp') removeStreamQueues(stream, [clientId]);
+  const gw = await gateway([streamConfig(stream, { maxPerPublisher: 2, outputQueueLength: 1, publisherBy: MQTT_CLIENT_ID })], fabric === 'amqp' ? 'amqp' : undefined);
+  await eventually(() => fairOf(gw).isDispatching(stream), 10_000, 'the dispatcher');
+  const flood = await connectClient(gw.ports.mqtt as number, { protocolVersion: 4, clientId });
+  cleanups.push(() => flood.end(true));
+  const total = 60;
+  let acked = 0;
+  const all = Array.from({ length: total }, (_, i) => flood.client.publishAsync(`${stream}/x`, `m${i}`, { qos: 1 }).then(() => void (acked += 1)));
+  await eventually(() => (fairOf(gw).fairStatus(stream)?.ingress.refused ?? 0) >= 1, 10_000, 'the publisher queue to be full');
+  // held back, not refused and not closed: its queue (2) + what the dispatcher holds + the output (1)
+  expect(acked).toBeLessThanOrEqual(2 + DEFAULT_TUNING.prefetchPerPublisher + 1);
+  expect(acked).toBeLessThan(total);
+  expect(flood.client.connected).toBe(true);
+
+  const session = fabric === 'embedded' ? fairOf(gw).inner.openSession({ vhost: '/' }) : await amqpSession();
+  const worker = await new Worker(session, stream).start(10);
+  cleanups.push(() => worker.stop());
+  await Promise.all(all);
+  expect(acked).toBe(total);
+  await worker.waitUntil(() => new Set(worker.bodies()).size === total, 15_000, () => `${total} distinct (have ${new Set(worker.bodies()).size})`);
+  expect(new Set(worker.bodies())).toEqual(new Set(Array.from({ length: total }, (_, i) => `m${i}`)));
+  expect(flood.client.connected).toBe(true);
+  console.log(`[fair 3.1.1 backpressure ${fabric}] ${total} published, PUBACKs withheld while full, ${acked} acked, ${worker.got.length} delivered (${worker.got.length - total} duplicates), refused-then-waited ${fairOf(gw).fairStatus(stream)?.ingress.refused}`);
+}
+
+async function amqpSession() {
+  const fabric = makeFabric();
+  await fabric.start();
+  cleanups.push(() => fabric.close());
+  return fabric.openSession({ vhost: '/' });
+}
+
 describe('E2E: fair streams through the gateway (embedded fabric)', () => {
   it('MQTT 5 QoS 1: PUBACK 0x97 (quota exceeded) for the publisher whose queue is full; others unaffected', async () => {
     const stream = 'cap5';
@@ -69,21 +109,33 @@ describe('E2E: fair streams through the gateway (embedded fabric)', () => {
     expect(status.backlogTop[0]).toMatchObject({ publisher: 'flood' });
   });
 
-  it('MQTT 3.1.1 QoS 1: a refused publish is never acknowledged (the connection closes; the client retransmits)', async () => {
-    const stream = 'cap3';
+  it('MQTT 3.1.1 QoS 1: the PUBACK is withheld while the publisher queue is full, and sent once the dispatcher made room; nothing lost', async () => {
+    await pubackWithheldUntilRoom('embedded');
+  });
+
+  it('MQTT QoS 0: a copy that does not fit is dropped; the normal route still gets every message', async () => {
+    const stream = 'cap0';
     const gw = await gateway([streamConfig(stream, { maxPerPublisher: 2, outputQueueLength: 1, publisherBy: MQTT_CLIENT_ID })]);
-    const flood = await connectClient(gw.ports.mqtt as number, { protocolVersion: 4, clientId: 'flood311' });
-    cleanups.push(() => flood.end(true));
-    const acked: number[] = [];
-    const closed = new Promise<void>((resolve) => flood.client.once('close', () => resolve()));
-    for (let i = 0; i < 100 && flood.client.connected; i++) {
-      await Promise.race([flood.client.publishAsync(`${stream}/x`, `m${i}`, { qos: 1 }).then(() => acked.push(i)), closed]);
-    }
-    await closed;
-    const status = fairOf(gw).fairStatus(stream);
-    expect(status?.ingress.refused).toBe(1);
-    // every PUBACK the client got is for a message that is in the fair stream
-    expect(acked.length).toBe(status?.ingress.placed);
+    await eventually(() => fairOf(gw).isDispatching(stream), 5_000, 'the dispatcher');
+    const normal = await connectClient(gw.ports.mqtt as number, { protocolVersion: 4 });
+    const dev = await connectClient(gw.ports.mqtt as number, { protocolVersion: 4, clientId: 'dev0' });
+    cleanups.push(() => normal.end(true), () => dev.end(true));
+    await normal.client.subscribeAsync(`${stream}/#`, { qos: 1 });
+    const total = 80;
+    for (let i = 0; i < total; i++) await dev.client.publishAsync(`${stream}/x`, `m${i}`, { qos: 0 });
+    // a QoS 1 marker behind them in the publisher queue (its PUBACK waits for room: 3.1.1)
+    const marker = dev.client.publishAsync(`${stream}/x`, 'end', { qos: 1 });
+    expect((await normal.waitFor(total + 1, 10_000)).map((m) => m.payload.toString())).toEqual([...Array.from({ length: total }, (_, i) => `m${i}`), 'end']);
+
+    const worker = await new Worker(fairOf(gw).inner.openSession({ vhost: '/' }), stream).start(10);
+    cleanups.push(() => worker.stop());
+    await marker;
+    await worker.waitUntil(() => worker.bodies().includes('end'), 10_000, () => 'the QoS 1 marker');
+    // its queue (2) + what the dispatcher held (prefetch) + the output queue (1): the rest was dropped
+    const fairCopies = worker.bodies().filter((b) => b !== 'end').length;
+    expect(fairCopies).toBeGreaterThanOrEqual(2);
+    expect(fairCopies).toBeLessThanOrEqual(2 + DEFAULT_TUNING.prefetchPerPublisher + 1);
+    expect(dev.client.connected).toBe(true);
   });
 
   it('STOMP SEND with a receipt: ERROR (quota exceeded) instead of the RECEIPT once the queue is full', async () => {
@@ -116,16 +168,7 @@ describe('E2E: fair streams through the gateway (embedded fabric)', () => {
 });
 
 function removeStreamQueues(stream: string, publishers: string[]): void {
-  cleanups.unshift(async () => {
-    const fabric = makeFabric();
-    await fabric.start();
-    const s = fabric.openSession({ vhost: '/' });
-    for (const q of [fairOutputQueue(stream), announcedQueue(stream), registryQueue(stream), ...publishers.map((p) => publisherQueue(stream, p))]) {
-      await s.deleteQueue(q).catch(() => undefined);
-    }
-    await s.close();
-    await fabric.close();
-  });
+  cleanups.unshift(() => deleteStreamQueues(stream, publishers));
 }
 
 /** QoS 1, at most 16 unacknowledged at a time (the gateway's Receive Maximum is 32: mqtt.js does not enforce it) */
@@ -139,6 +182,10 @@ async function mqttPublishAll(port: number, clientId: string, stream: string, co
 }
 
 describe.runIf(brokerAvailable)('[rabbitmq] fair streams through gateways', () => {
+  it('MQTT 3.1.1 QoS 1: PUBACK withheld while the publisher queue is full, sent once there is room; nothing lost', async () => {
+    await pubackWithheldUntilRoom('amqp');
+  }, 40_000);
+
   it('gateway restart: MQTT QoS 1 messages wait in their publisher queues; the next gateway delivers every one', async () => {
     const stream = uniqueName('gwrs');
     const publishers = ['dev-a', 'dev-b'];

@@ -2,8 +2,10 @@
 // counts what it got, and waiting for conditions without fixed sleeps.
 import type { FairStreamConfig } from '../../src/config/schema.js';
 import type { Consumer, Delivery, FabricMessage, FabricSession } from '../../src/fabric/types.js';
-import { FairHeader, fairOutputQueue } from '../../src/fair/index.js';
+import { FairHeader, fairOutputQueue, publisherQueue } from '../../src/fair/index.js';
+import { announcedQueue, registryQueue } from '../../src/fair/names.js';
 import type { DispatchTuning } from '../../src/fair/tuning.js';
+import { makeFabric } from './fabric-amqp-helpers.js';
 
 export function streamConfig(name: string, over: Partial<FairStreamConfig> = {}): FairStreamConfig {
   return {
@@ -94,4 +96,16 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** RabbitMQ: delete what a test's stream left in the broker (its durable queues) */
+export async function deleteStreamQueues(stream: string, publishers: string[]): Promise<void> {
+  const fabric = makeFabric();
+  await fabric.start();
+  const s = fabric.openSession({ vhost: '/' });
+  for (const q of [fairOutputQueue(stream), announcedQueue(stream), registryQueue(stream), ...publishers.map((p) => publisherQueue(stream, p))]) {
+    await s.deleteQueue(q).catch(() => undefined);
+  }
+  await s.close();
+  await fabric.close();
 }
