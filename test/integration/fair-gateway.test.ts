@@ -8,7 +8,7 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AmqpFabric } from '../../src/fabric/amqp/index.js';
-import { fairOutputQueue, type FairFabric } from '../../src/fair/index.js';
+import { fairOutputQueue, publisherQueue, type FairFabric } from '../../src/fair/index.js';
 import { DEFAULT_TUNING } from '../../src/fair/tuning.js';
 import { brokerAvailable, uniqueName } from '../support/broker.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -144,13 +144,46 @@ describe('E2E: fair streams through the gateway (embedded fabric)', () => {
     const c = await RawStompClient.connect(gw.ports.stomp as number, { login: 'guest', passcode: 'guest' });
     cleanups.push(() => c.disconnect());
     let error: string | undefined;
+    let receipts = 0;
     for (let i = 0; i < 100 && error === undefined; i++) {
-      await c.withReceipt('SEND', { destination: `/topic/${stream}.x` }, `m${i}`).catch((err: Error) => {
-        error = err.message;
-      });
+      await c.withReceipt('SEND', { destination: `/topic/${stream}.x` }, `m${i}`).then(
+        () => void (receipts += 1),
+        (err: Error) => void (error = err.message),
+      );
     }
     expect(error).toMatch(/quota exceeded/i);
     expect(error).toMatch(/is full \(2 messages\)/);
+    // as after any STOMP ERROR the connection closes; every SEND that got its RECEIPT is in the stream
+    await eventually(() => !c.isOpen, 5_000, 'the connection to close');
+    expect(fairOf(gw).fairStatus(stream)?.ingress).toEqual({ placed: receipts, refused: 1 });
+  });
+
+  it('STOMP SEND without a receipt: unconfirmed, like QoS 0: a copy that does not fit is dropped, the connection stays', async () => {
+    const stream = 'capstomp0';
+    const gw = await gateway([streamConfig(stream, { maxPerPublisher: 2, outputQueueLength: 1 })]);
+    await eventually(() => fairOf(gw).isDispatching(stream), 5_000, 'the dispatcher');
+    const normal = await connectClient(gw.ports.mqtt as number, { protocolVersion: 4 });
+    cleanups.push(() => normal.end(true));
+    await normal.client.subscribeAsync(`${stream}/#`, { qos: 1 });
+    const c = await RawStompClient.connect(gw.ports.stomp as number, { login: 'guest', passcode: 'guest', 'client-id': 'stomp-dev' });
+    cleanups.push(() => c.disconnect());
+    const total = 80;
+    for (let i = 0; i < total; i++) c.send('SEND', { destination: `/topic/${stream}.x` }, `m${i}`);
+    await c.withReceipt('SUBSCRIBE', { id: 'other', destination: `/topic/${stream}.nothing` }); // every SEND before it was handled
+    expect(await normal.waitFor(total, 10_000)).toHaveLength(total);
+
+    const worker = await new Worker(fairOf(gw).inner.openSession({ vhost: '/' }), stream).start(10);
+    cleanups.push(() => worker.stop());
+    // drained: the publisher queue empty, nothing held by the dispatcher, the worker has all it dispatched
+    const look = fairOf(gw).inner.openSession({ vhost: '/' });
+    await eventually(async () => {
+      const left = (await look.checkQueue(publisherQueue(stream, 'stomp-dev'))).messageCount;
+      const st = fairOf(gw).fairStatus(stream);
+      return left === 0 && st?.activePublishers === 0 && st.dispatchedTotal > 0 && worker.got.length === st.dispatchedTotal;
+    }, 10_000, 'the stream to drain');
+    expect(worker.got.length).toBeGreaterThanOrEqual(2);
+    expect(worker.got.length).toBeLessThanOrEqual(2 + DEFAULT_TUNING.prefetchPerPublisher + 1);
+    expect(c.isOpen).toBe(true);
   });
 
   it('/api/fair lists streams, /api/fair/<unknown> is 404, and the Prometheus gauges are there', async () => {
