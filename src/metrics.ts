@@ -1,6 +1,8 @@
 // Process-level Prometheus metrics (prom-client). Counters are global, never sums over
 // per-connection values, so rate() stays meaningful as connections come and go.
 // Labels: protocol (stomp|mqtt|wamp), transport (tcp|tls|ws|wss).
+// Under `--workers N` /metrics merges every worker's registry (src/http/process-group.ts):
+// summed per label set unless a metric's `aggregator` says otherwise.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -39,8 +41,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
-    fabricUp: new Gauge({ name: 'tributary_fabric_up', help: '1 while the fabric is connected', registers }),
-    fabricBlocked: new Gauge({ name: 'tributary_fabric_blocked', help: '1 while the broker blocks publishing', registers }),
+    // across workers: up only when every worker's fabric is, blocked when any is
+    fabricUp: new Gauge({ name: 'tributary_fabric_up', help: '1 while the fabric is connected', registers, aggregator: 'min' }),
+    fabricBlocked: new Gauge({ name: 'tributary_fabric_blocked', help: '1 while the broker blocks publishing', registers, aggregator: 'max' }),
     fabricUnconfirmed: new Gauge({ name: 'tributary_fabric_unconfirmed', help: 'Publishes awaiting a confirm', registers }),
     fabricChannels: new Gauge({ name: 'tributary_fabric_channels', help: 'Open AMQP channels', registers }),
   };

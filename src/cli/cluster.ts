@@ -11,12 +11,15 @@
 // 30 s, reset after a minute of running); on SIGTERM/SIGINT tells every worker to stop
 // gracefully (an IPC message: a Ctrl-C that also reaches the workers is not a second signal)
 // and exits once all have stopped, 0 when all stopped cleanly; a second signal or the hard
-// deadline kills them. SIGHUP is passed on (users file reload).
+// deadline kills them. SIGHUP is passed on (users file reload). It also relays the workers'
+// questions about the whole group (/metrics, /api/*: src/http/cluster-gather.ts), so that
+// whichever worker serves an HTTP request answers for all of them.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { BoundPorts } from '../gateway.js';
 import type { Config } from '../config/schema.js';
 import { ErrorCode, GatewayError } from '../errors.js';
+import { GatherRelay } from '../http/cluster-gather.js';
 import { createLogger, type Logger } from '../log.js';
 
 /** worker → primary: started and bound */
@@ -71,6 +74,7 @@ export function runPrimary(config: Config, count: number, log: Logger = createLo
     let announced = false;
     let exitCode = 0;
     let firstLine: ListeningMessage | null = null;
+    const relay = new GatherRelay(() => slots.flatMap((s) => (s.worker === null ? [] : [s.worker])));
 
     const fork = (slot: Slot): void => {
       slot.restartTimer = null;
@@ -79,9 +83,14 @@ export function runPrimary(config: Config, count: number, log: Logger = createLo
       slot.startedAt = Date.now();
       slot.listening = false;
       worker.on('message', (m: unknown) => {
-        if (!isListeningMessage(m)) return;
+        if (relay.onMessage(worker, m) || !isListeningMessage(m)) return;
         slot.listening = true;
         log.info({ worker: slot.index, pid: worker.process.pid, node: m.node }, 'worker listening');
+        if (stopping) {
+          // asked to stop while it was starting: it listens for the stop message only now
+          worker.send(STOP_MESSAGE);
+          return;
+        }
         if (firstLine === null) {
           firstLine = m;
           for (const other of slots) if (other.worker === null && !stopping) fork(other); // the rest, once the first has bound
@@ -91,7 +100,11 @@ export function runPrimary(config: Config, count: number, log: Logger = createLo
           log.info({ fabric: m.fabric, ports: m.ports, workers: count, pids: slots.map((s) => s.worker?.process.pid) }, `${m.line} workers=${count}`);
         }
       });
-      worker.on('exit', (code, signal) => onExit(slot, worker, code, signal));
+      worker.on('disconnect', () => relay.workerGone(worker));
+      worker.on('exit', (code, signal) => {
+        relay.workerGone(worker);
+        onExit(slot, worker, code, signal);
+      });
     };
 
     const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null): void => {
@@ -127,8 +140,9 @@ export function runPrimary(config: Config, count: number, log: Logger = createLo
         slot.restartTimer = null;
         const worker = slot.worker;
         if (worker === null) continue;
-        if (worker.isConnected()) worker.send(STOP_MESSAGE);
-        else worker.process.kill('SIGTERM');
+        if (!worker.isConnected()) worker.process.kill('SIGTERM');
+        else if (slot.listening) worker.send(STOP_MESSAGE);
+        // else: still starting; the stop message goes out with its listening message
       }
       if (slots.every((s) => s.worker === null)) {
         finish(exitCode);

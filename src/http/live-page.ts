@@ -34,9 +34,9 @@ export interface LiveSummary {
   messages: { received: Record<Protocol, number>; delivered: Record<Protocol, number> };
 }
 
-export async function registerLivePage(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+/** `summary`: the figures of every worker of the process group (process-group.ts) */
+export async function registerLivePage(app: FastifyInstance, ctx: GatewayContext, summary: () => Promise<LiveSummary>): Promise<void> {
   const assets = loadAssets(ctx);
-  const startedAt = Date.now();
   let cached: { at: number; summary: Promise<LiveSummary> } | null = null;
 
   app.get('/', async (_req, reply) => sendAsset(reply, assets, 'index.html'));
@@ -45,7 +45,7 @@ export async function registerLivePage(app: FastifyInstance, ctx: GatewayContext
     return sendAsset(reply, assets, req.params.file);
   });
   app.get('/live-page/summary.json', async (_req, reply) => {
-    if (cached === null || Date.now() - cached.at > SUMMARY_CACHE_MS) cached = { at: Date.now(), summary: summarize(ctx, startedAt) };
+    if (cached === null || Date.now() - cached.at > SUMMARY_CACHE_MS) cached = { at: Date.now(), summary: summary() };
     return reply.header('cache-control', 'no-store').send(await cached.summary);
   });
 }

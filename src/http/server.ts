@@ -1,5 +1,6 @@
 // The HTTP side: health and readiness, Prometheus metrics, the management API and the
-// WebSocket upgrade. buildHttp() never listens (fastify's build()); the gateway does.
+// WebSocket upgrade. Health and readiness are this process's own; metrics, the management API
+// and the live page describe the whole process group (process-group.ts). buildHttp() never listens (fastify's build()); the gateway does.
 // createHttpsServer() serves the same app over HTTPS (httpTlsPort) with the same limits.
 
 import http from 'node:http';
@@ -7,11 +8,13 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { fairStatusSource, registerFairRoutes } from '../fair/index.js';
+import { fairStatusSource } from '../fair/index.js';
 import type { GatewayContext } from '../protocols/types.js';
 import { requireAdministrator } from './admin-auth.js';
-import { registerLivePage } from './live-page.js';
+import { registerLivePage, summarize } from './live-page.js';
+import { createProcessGroup } from './process-group.js';
 import { registerConnectionRoutes } from './routes/connections.js';
+import { registerFairRoutes } from './routes/fair.js';
 import { registerHealthRoutes, type Readiness } from './routes/health.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerOverviewRoute } from './routes/overview.js';
@@ -62,15 +65,19 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http request');
   });
+  // /metrics, /api/* and the live page describe every worker of a `--workers N` group
+  const startedAt = Date.now();
+  const group = createProcessGroup({ ctx, overview: deps.overview, fair: fairStatusSource(ctx.fabric), liveSummary: () => summarize(ctx, startedAt) });
+  app.addHook('onClose', async () => group.close());
   registerHealthRoutes(app, deps.readiness);
-  registerMetricsRoute(app, ctx.metrics);
+  registerMetricsRoute(app, group);
   app.register(async (api) => {
     api.addHook('onRequest', requireAdministrator(ctx));
-    registerConnectionRoutes(api, ctx);
-    registerOverviewRoute(api, deps.overview);
-    registerFairRoutes(api, fairStatusSource(ctx.fabric));
+    registerConnectionRoutes(api, group);
+    registerOverviewRoute(api, group);
+    registerFairRoutes(api, group);
   });
-  app.register(async (page) => registerLivePage(page, ctx));
+  app.register(async (page) => registerLivePage(page, ctx, () => group.liveSummary()));
   for (const plugin of deps.plugins ?? []) app.register(plugin);
   return app;
 }

@@ -1,6 +1,8 @@
 // Scale-out on one RabbitMQ, with real OS processes (test/support/gateway-process.ts):
 //  - `tributary --workers 2`: one listening line with the shared ports; MQTT and STOMP
-//    connections on one port land on both workers and messages cross between them; a worker
+//    connections on one port land on both workers (as /api/overview's per-worker list shows;
+//    cluster-observability.test.ts checks what /metrics and /api say across workers) and
+//    messages cross between them; a worker
 //    that dies is restarted; SIGTERM to the primary stops every worker and exits 0.
 //  - two separate gateway processes: what must be unique across processes is unique (MQTT
 //    client-id takeover, retained messages, WAMP exclusive registrations, the fair-stream
@@ -36,15 +38,16 @@ function getFresh(url: string): Promise<{ status: number; body: unknown }> {
   });
 }
 
-interface Overview { node: string; connections: Record<string, number> }
+interface WorkerOverview { worker: number; pid: number; node: string; connections: Record<string, number> }
+interface Overview { workers: WorkerOverview[] }
 
-/** asks /api/overview until `want` distinct workers have answered; their latest answers by node id */
-async function workersSeen(gw: GatewayProcess, want: number, tries = 60): Promise<Map<string, Overview>> {
-  const seen = new Map<string, Overview>();
+/** asks /api/overview (which lists every worker that answers) until `want` workers are listed; them by node id */
+async function workersSeen(gw: GatewayProcess, want: number, tries = 60): Promise<Map<string, WorkerOverview>> {
+  let seen = new Map<string, WorkerOverview>();
   for (let i = 0; i < tries && seen.size < want; i++) {
+    if (i > 0) await sleep(250);
     const { body } = await getFresh(gw.url('/api/overview'));
-    const o = body as Overview;
-    seen.set(o.node, o);
+    seen = new Map(((body as Overview).workers ?? []).map((w) => [w.node, w]));
   }
   return seen;
 }
@@ -96,7 +99,7 @@ describe.runIf(brokerAvailable)('[rabbitmq] scale-out: tributary --workers 2', (
     process.kill(pidOf(victim as string), 'SIGKILL');
     let replacement: string | undefined;
     for (let i = 0; i < 100 && replacement === undefined; i++) {
-      const seen = await workersSeen(gw, 2, 10).catch(() => new Map<string, Overview>());
+      const seen = await workersSeen(gw, 2, 10).catch(() => new Map<string, WorkerOverview>());
       replacement = [...seen.keys()].find((node) => !workers.has(node));
       if (replacement === undefined) await sleep(500);
     }
@@ -109,7 +112,8 @@ describe.runIf(brokerAvailable)('[rabbitmq] scale-out: tributary --workers 2', (
     const pids = [pidOf(replacement as string), ...[...workers.keys()].map(pidOf).filter((p) => p !== pidOf(victim as string))];
     step('SIGTERM');
     gw.kill('SIGTERM');
-    expect(await gw.exited).toEqual({ code: 0, signal: null });
+    const exited = await gw.exited;
+    expect(exited, `the primary's last lines:\n${gw.stdout().split('\n').filter((l) => !l.includes('"level":20')).slice(-25).join('\n')}\n${gw.stderr()}`).toEqual({ code: 0, signal: null });
     step('exited');
     for (const pid of pids) expect(() => process.kill(pid, 0), `worker ${pid} gone`).toThrow();
     expect(gw.stdout()).toContain('"msg":"worker stopped"');

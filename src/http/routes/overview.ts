@@ -1,6 +1,8 @@
-// /api/overview: what this gateway is, what it listens on, how many are connected.
+// /api/overview: what this gateway is, what it listens on, how many are connected (in a
+// cluster: summed over the workers, each worker listed; process-group.ts).
 import type { FastifyInstance } from 'fastify';
+import type { ProcessGroup } from '../process-group.js';
 
-export function registerOverviewRoute(api: FastifyInstance, overview: () => Record<string, unknown>): void {
-  api.get('/api/overview', async () => overview());
+export function registerOverviewRoute(api: FastifyInstance, group: ProcessGroup): void {
+  api.get('/api/overview', async () => group.overview());
 }
