@@ -114,7 +114,7 @@ export const TlsSchema = Type.Object({
 });
 
 export const FairStreamSchema = Type.Object({
-  name: Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'The stream\'s name: /fair/<name> in STOMP, $fair/<name> in MQTT, and part of its queue names.' }),
+  name: Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'The stream\'s name: /fair/<name> in STOMP, $fair/<name> in MQTT, fair.<name> in WAMP, and part of its queue names.' }),
   vhost: Type.Optional(Type.String({ description: 'The vhost the stream lives on (default: auth.defaultVhost).' })),
   /** amq.topic routing-key patterns (MQTT filters and STOMP /topic/ names map onto them) */
   patterns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'amq.topic routing-key patterns of the messages the stream takes (MQTT filters and STOMP /topic/ names map onto them).' }),
