@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bindingKeyToFilter,
   parseSharedFilter,
+  parseSubscriptionFilter,
   routingKeyToTopic,
   TopicError,
   topicMatches,
@@ -100,6 +101,16 @@ describe('mqtt topic - validation', () => {
     expect(problemOf(() => parseSharedFilter('$share//a'))).toBe('bad-shared');
     expect(problemOf(() => parseSharedFilter('$share/g+/a'))).toBe('bad-shared');
     expect(problemOf(() => parseSharedFilter('$share/g/'))).toBe('bad-shared');
+  });
+
+  it('tells fair-stream, shared and ordinary filters apart ($fair/ is never an ordinary $ filter)', () => {
+    expect(parseSubscriptionFilter('$fair/jobs-1_a')).toEqual({ filter: '$fair/jobs-1_a', stream: 'jobs-1_a' });
+    expect(parseSubscriptionFilter('$share/g/a/#')).toEqual({ group: 'g', filter: 'a/#' });
+    expect(parseSubscriptionFilter('$SYS/#')).toEqual({ filter: '$SYS/#' });
+    expect(parseSubscriptionFilter('$fairy/x')).toEqual({ filter: '$fairy/x' });
+    for (const bad of ['$fair/', '$fair/a/b', '$fair/+', '$fair/#', '$fair/a.b', `$fair/${'s'.repeat(101)}`, '$share/g/$fair/jobs']) {
+      expect(problemOf(() => parseSubscriptionFilter(bad))).toBe('bad-fair');
+    }
   });
 });
 
