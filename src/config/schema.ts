@@ -34,6 +34,8 @@ export const StompSchema = Type.Object({
   /** STOMP NACK without a `requeue` header requeues when true (RabbitMQ: true) */
   nackRequeueDefault: Type.Boolean(),
   defaultPrefetch: Type.Integer({ minimum: 0 }),
+  /** how long a connected session outlives the broker's absence before ERROR and close, ms (0: at once) */
+  brokerDownGraceMs: Millis,
 });
 
 export const MqttSchema = Type.Object({

@@ -2,8 +2,10 @@
 //  1. killed from the broker's side (rabbitmqctl close_connection on this gateway's
 //     connections only: the broker is shared) — the fabric reconnects at once;
 //  2. the broker goes away for seconds (a TCP relay between gateway and broker is cut):
-//     /readyz turns 503, clients are told (acks withheld, STOMP ERROR, WAMP ERROR), the
-//     gateway's RSS stays bounded, and everything resumes when the relay is back.
+//     /readyz turns 503, clients are told (MQTT acks withheld and CONNACK 3; STOMP ERROR
+//     "broker unavailable" for frames that need the broker and, after stomp.brokerDownGraceMs,
+//     for idle sessions; WAMP ERROR), the gateway's RSS stays bounded, and everything resumes
+//     when the relay is back (the STOMP publisher reconnects and resends what has no receipt).
 // Every message the gateway acknowledged (MQTT PUBACK, STOMP RECEIPT, WAMP PUBLISHED) must
 // reach the persistent MQTT session and the durable STOMP subscription: 0 lost; duplicates are
 // counted and reported.
@@ -17,7 +19,8 @@ import { RawStompClient } from '../unit/stomp/support/raw-client.js';
 import { Mix, closeGatewayConnections, endpointOf, readyz, until } from './support/mix.js';
 import { sleep } from './support/peers.js';
 
-const GATEWAY_ARGS = ['--set', 'mqtt.maxQueuedMessages=100000'];
+const GRACE_MS = 1_500;
+const GATEWAY_ARGS = ['--set', 'mqtt.maxQueuedMessages=100000', '--set', `stomp.brokerDownGraceMs=${GRACE_MS}`];
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -27,7 +30,7 @@ afterAll(() => killAllGatewayProcesses());
 
 
 /** what a client that arrives while the broker is away is told, per protocol */
-async function probeWhileAway(gw: GatewayProcess): Promise<{ mqttConnack: string; wampPublish: string; stompReceipt: string }> {
+async function probeWhileAway(gw: GatewayProcess): Promise<{ mqttConnack: string; wampPublish: string; stompConnect: string }> {
   const client = mqtt.connect({ host: '127.0.0.1', port: gw.ports.mqtt as number, clientId: `faults-probe-${process.pid}`, clean: false, reconnectPeriod: 0, username: 'guest', password: 'guest' });
   const mqttConnack = await new Promise<string>((resolve) => {
     client.once('connect', () => resolve('accepted'));
@@ -39,19 +42,52 @@ async function probeWhileAway(gw: GatewayProcess): Promise<{ mqttConnack: string
   const wampPublish = await Promise.resolve(wamp.session.publish('faults.probe', ['x'], {}, { acknowledge: true }))
     .then(() => 'PUBLISHED', (err: { error?: string }) => err.error ?? String(err));
   await wamp.close();
-  const stomp = await RawStompClient.connect(gw.ports.stomp as number, { login: 'guest', passcode: 'guest' });
-  stomp.send('SEND', { destination: '/topic/faults.probe', receipt: 'probe' }, 'x');
-  const stompReceipt = await stomp.nextMatching((f) => f.command === 'RECEIPT' || f.command === 'ERROR', 2_000)
-    .then((f) => (f.command === 'ERROR' ? `ERROR ${f.headers['message']}` : 'RECEIPT'), () => 'withheld');
+  const stomp = await RawStompClient.open(gw.ports.stomp as number);
+  const stompConnect = await stomp.request('CONNECT', { 'accept-version': '1.2', host: '/', login: 'guest', passcode: 'guest' })
+    .then(async (f) => {
+      await stomp.closed;
+      return `${f.command} ${f.headers['message'] ?? ''}, then ${stomp.isOpen ? 'open' : 'closed'}`;
+    }, (err: Error) => err.message);
   stomp.destroy();
-  return { mqttConnack, wampPublish, stompReceipt };
+  return { mqttConnack, wampPublish, stompConnect };
+}
+
+/** a STOMP session connected before the cut that sends nothing: when is it told, and what */
+async function idleStompSession(port: number): Promise<{ told: Promise<{ frame: string; afterMs: number }>; cut(): void; destroy(): void }> {
+  const c = await RawStompClient.connect(port, { login: 'guest', passcode: 'guest', 'heart-beat': '0,0' });
+  let cutAt = 0;
+  const told = c.next(60_000).then(async (f) => {
+    const afterMs = Date.now() - cutAt;
+    await c.closed;
+    return { frame: `${f.command} ${f.headers['message'] ?? ''}`, afterMs };
+  }, (err: Error) => ({ frame: err.message, afterMs: Date.now() - cutAt }));
+  return { told, cut: () => { cutAt = Date.now(); }, destroy: () => c.destroy() };
 }
 
 /** what the gateway logged about its broker connections and its clients' failed publishes */
-function logCounts(gw: GatewayProcess): Record<string, number> {
+function logCounts(gw: GatewayProcess): Record<string, number | number[]> {
   const lines = gw.stdout().split('\n');
   const count = (text: string) => lines.filter((l) => l.includes(text)).length;
-  return { connectionLost: count('AMQP connection lost'), fabricDown: count('"fabric down"'), publishFailed: count('publish failed') };
+  return { connectionLost: count('AMQP connection lost'), fabricDown: count('"fabric down"'), publishFailed: count('publish failed'), reconnectedAfterMs: outages(lines) };
+}
+
+/** per "fabric down": ms until the last of its connections was re-established */
+function outages(lines: string[]): number[] {
+  const at = (line: string) => Date.parse((JSON.parse(line) as { time: string }).time);
+  const result: number[] = [];
+  let downAt: number | undefined;
+  let lastUp: number | undefined;
+  for (const line of lines) {
+    if (line.includes('"fabric down"')) {
+      if (downAt !== undefined && lastUp !== undefined) result.push(lastUp - downAt);
+      downAt = at(line);
+      lastUp = undefined;
+    } else if (downAt !== undefined && line.includes('AMQP connection re-established')) {
+      lastUp = at(line);
+    }
+  }
+  if (downAt !== undefined && lastUp !== undefined) result.push(lastUp - downAt);
+  return result;
 }
 
 function expectNoLoss(mix: Mix): void {
@@ -118,6 +154,8 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     const endpoint = endpointOf(gw);
     await mix.startSubscribers(endpoint);
     const rssBefore = gw.rssBytes();
+    const idle = await idleStompSession(gw.ports.stomp as number);
+    cleanups.push(async () => idle.destroy());
 
     const perPublisher = 300;
     mix.startPublishers(endpoint);
@@ -126,6 +164,7 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     await until(() => mix.acked >= total / 4, 60_000, 'a quarter acknowledged');
 
     mix.step('cutting the relay');
+    idle.cut();
     await relay.down();
     const cutAt = Date.now();
     const toldBefore = mix.obs.told();
@@ -140,6 +179,7 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
       await sleep(250);
     }
     const toldDuring = mix.obs.told();
+    const idleTold = await idle.told;
     // a confirm that raced the cut may still be answered just after it; nothing later
     const ackedDuringOutage = mix.obs.ackedBetween(cutAt + 1_000, Date.now());
     mix.step('relay back up');
@@ -156,6 +196,7 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     mix.report(`broker away ${outageMs / 1000} s (TCP relay cut)`, {
       readyzWhileAway: readyzBody.reasons,
       newClientsWhileAway: probes,
+      idleStompSession: idleTold,
       ackedDuringOutage,
       toldWhileAway: Object.fromEntries(Object.entries(toldDuring).map(([k, v]) => [k, v - toldBefore[k as keyof typeof toldBefore]])),
       firstAckAfterReturnMs: resumedMs,
@@ -166,8 +207,16 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     // clients are told: no acknowledgement while the broker is away, and errors where the protocol has them
     expect(ackedDuringOutage).toEqual({ mqtt: 0, stomp: 0, wamp: 0 });
     expect(toldDuring.wampErrors - toldBefore.wampErrors).toBeGreaterThan(0);
-    // new clients are told too: MQTT CONNACK 3 (server unavailable), WAMP ERROR, STOMP no RECEIPT
-    expect(probes).toEqual({ mqttConnack: 'Connection refused: Server unavailable', wampPublish: 'wamp.error.network_failure', stompReceipt: 'withheld' });
+    expect(toldDuring.stompErrors - toldBefore.stompErrors).toBeGreaterThan(0);
+    // new clients are told too: MQTT CONNACK 3 (server unavailable), WAMP ERROR, STOMP ERROR and close
+    expect(probes).toEqual({
+      mqttConnack: 'Connection refused: Server unavailable',
+      wampPublish: 'wamp.error.network_failure',
+      stompConnect: 'ERROR broker unavailable, then closed',
+    });
+    // a connected STOMP session that sends nothing is ended once the grace period has passed
+    expect(idleTold.frame).toBe('ERROR broker unavailable');
+    expect(idleTold.afterMs).toBeGreaterThanOrEqual(GRACE_MS);
     expect(rssMax - rssBefore).toBeLessThan(64 * 1024 * 1024);
   });
 });

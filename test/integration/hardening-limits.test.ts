@@ -4,11 +4,15 @@
 // 127.0.0.2 is a second source address on loopback (Linux routes all of 127/8 to lo).
 import net from 'node:net';
 import tls from 'node:tls';
+import { Client, type IMessage, type IStompSocket } from '@stomp/stompjs';
+import { TCPWrapper } from '@stomp/tcp-wrapper';
+import { connect as amqpConnect } from 'amqplib';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
+import { amqpUrl, brokerAvailable, uniqueName } from '../support/broker.js';
 import { createTestPki, type TestPki } from '../support/certs.js';
 import type { DeepPartial } from '../support/config.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -291,5 +295,139 @@ describe('limits - in-flight per session (limits.maxInflightPerSession)', () => 
     expect(early).toBe('held');
     wire.send('ACK', { id: first[0] as string });
     expect((await sixth).command).toBe('MESSAGE');
+  });
+
+  it('STOMP: three client-ack subscriptions share one window of maxInflightPerSession; 200 messages each all arrive, never more than the window unacked in total, none starved', async () => {
+    const window = 10;
+    const gw = await gateway({ limits: { maxInflightPerSession: window } });
+    const perQueue = 200;
+    const queues = ['a', 'b', 'c'].map((q) => `/queue/${uniqueName(`window-${q}`)}`);
+    const sender = await stompSession(gw);
+    for (const q of queues) for (let i = 0; i < perQueue; i++) sender.send('SEND', { destination: q }, `${q} ${i}`);
+    sender.send('DISCONNECT', { receipt: 'sent' });
+    expect((await sender.frame()).command).toBe('RECEIPT');
+
+    // a real client (@stomp/stompjs) acking each message a moment after it arrived, in order
+    const client = new Client({
+      webSocketFactory: () => new TCPWrapper('127.0.0.1', gw.ports.stomp as number) as unknown as IStompSocket,
+      connectHeaders: { login: 'guest', passcode: 'guest', host: '/' },
+      reconnectDelay: 0,
+      heartbeatIncoming: 0,
+      heartbeatOutgoing: 0,
+    });
+    cleanups.push(() => client.deactivate());
+    const unacked = new Set<IMessage>();
+    let maxUnacked = 0;
+    const received = queues.map(() => 0);
+    const progressWhenFirstDone: number[] = [];
+    const allReceived = new Promise<void>((resolve) => {
+      client.onConnect = () => {
+        queues.forEach((q, n) => {
+          client.subscribe(q, (m) => {
+            unacked.add(m);
+            maxUnacked = Math.max(maxUnacked, unacked.size);
+            received[n] = (received[n] as number) + 1;
+            if (received[n] === perQueue && progressWhenFirstDone.length === 0) progressWhenFirstDone.push(...received);
+            setTimeout(() => {
+              unacked.delete(m);
+              m.ack();
+              if (received.every((r) => r === perQueue) && unacked.size === 0) resolve();
+            }, 2);
+          }, { ack: n === 1 ? 'client' : 'client-individual' });
+        });
+      };
+    });
+    client.activate();
+    await allReceived;
+    expect(received).toEqual([perQueue, perQueue, perQueue]);
+    expect(maxUnacked).toBeLessThanOrEqual(window);
+    expect(maxUnacked).toBeGreaterThan(window / 2);
+    // slots go round the subscriptions: when one has everything, the others are close behind
+    for (const n of progressWhenFirstDone) expect(n).toBeGreaterThanOrEqual(perQueue * 0.75);
+  });
+
+  it('STOMP: a subscription\'s own prefetch-count still caps it inside the session window', async () => {
+    const gw = await gateway({ limits: { maxInflightPerSession: 10 } });
+    const wire = await stompSession(gw);
+    wire.send('SUBSCRIBE', { id: 'small', destination: '/queue/window-small', ack: 'client-individual', 'prefetch-count': '2', receipt: 'sub' });
+    expect((await wire.frame()).command).toBe('RECEIPT');
+    const sender = await stompSession(gw);
+    for (let i = 0; i < 10; i++) sender.send('SEND', { destination: '/queue/window-small' }, `m${i}`);
+    sender.send('DISCONNECT', { receipt: 'sent' });
+    expect((await sender.frame()).command).toBe('RECEIPT');
+    const first = [await wire.frame(), await wire.frame()];
+    expect(first.map((f) => f.body)).toEqual(['m0', 'm1']);
+    const third = wire.frame();
+    const early = await Promise.race([third.then(() => 'delivered'), new Promise((r) => setTimeout(() => r('held'), 300))]);
+    expect(early).toBe('held');
+    wire.send('ACK', { id: first[0]?.headers.ack as string });
+    expect((await third).body).toBe('m2');
+  });
+
+  it('WAMP: CALLs awaiting their RESULT are capped at maxInflightPerSession; the next is refused with an ERROR, the session stays open', async () => {
+    const window = 4;
+    const gw = await gateway({ limits: { maxInflightPerSession: window } });
+    const callee = await wampSession(gw);
+    callee.send([64, 1, {}, 'inflight.slow']);
+    expect((await callee.next())[0]).toBe(65);
+    const caller = await wampSession(gw);
+    for (let i = 1; i <= window; i++) caller.send([48, i, {}, 'inflight.slow', [i]]);
+    const invocations: unknown[][] = [];
+    for (let i = 1; i <= window; i++) invocations.push(await callee.next());
+    expect(invocations.every((m) => m[0] === 68)).toBe(true);
+    caller.send([48, window + 1, {}, 'inflight.slow', [window + 1]]);
+    const refused = await caller.next();
+    expect([refused[0], refused[1], refused[2], refused[4]]).toEqual([8, 48, window + 1, 'tributary.error.limit_exceeded']);
+    // one answered: room for one more
+    callee.send([70, invocations[0]?.[1], {}, ['done']]);
+    expect(await caller.next()).toEqual([50, 1, {}, ['done']]);
+    caller.send([48, window + 2, {}, 'inflight.slow', [window + 2]]);
+    expect((await callee.next())[0]).toBe(68);
+  });
+});
+
+describe.runIf(brokerAvailable)('[rabbitmq] limits - WAMP acknowledged publishes in flight (limits.maxInflightPerSession)', () => {
+  it('500 acknowledged PUBLISHes sent without waiting: never more than maxInflightPerSession await their confirm at the gateway; all 500 are PUBLISHED', async () => {
+    const window = 8;
+    const gw = await gateway({ amqpUrl, limits: { maxInflightPerSession: window } } as DeepPartial<Config>);
+    // persistent messages into a durable queue: the broker confirms after writing them, so
+    // confirms take a while and would pile up without the cap
+    const topic = uniqueName('inflight.wamp').replace(/-/g, '_');
+    const conn = await amqpConnect(amqpUrl);
+    cleanups.push(() => conn.close().catch(() => undefined));
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue(uniqueName('inflight-wamp'), { durable: true });
+    cleanups.push(() => ch.deleteQueue(queue).catch(() => undefined));
+    await ch.bindQueue(queue, 'amq.topic', topic);
+
+    const { messagesReceived, messagesConfirmed } = gw.gateway.ctx.metrics;
+    const wampCount = async (metric: typeof messagesReceived): Promise<number> =>
+      (await metric.get()).values.find((v) => v.labels.protocol === 'wamp')?.value ?? 0;
+    let sampling = true;
+    let maxInFlight = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        // received read before confirmed: the difference can only under-state what is in flight
+        const inFlight = (await wampCount(messagesReceived)) - (await wampCount(messagesConfirmed));
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+
+    const publisher = await wampSession(gw);
+    const total = 500;
+    for (let i = 1; i <= total; i++) publisher.send([16, i, { acknowledge: true }, topic, [i]]);
+    const published = new Set<unknown>();
+    for (let i = 0; i < total; i++) {
+      const m = await publisher.next(30_000);
+      expect(m[0]).toBe(17);
+      published.add(m[1]);
+    }
+    sampling = false;
+    await sampler;
+    expect(published.size).toBe(total);
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(maxInFlight).toBeLessThanOrEqual(window);
+    expect((await ch.checkQueue(queue)).messageCount).toBe(total);
   });
 });

@@ -4,6 +4,7 @@
 
 import { packageInfo } from '../../config/package-info.js';
 import type { ProtocolFactory, ProtocolModule } from '../types.js';
+import { BrokerWatch } from './broker-watch.js';
 import { StompConnection } from './connection.js';
 import { DispatchRegistry } from './queue-dispatch.js';
 import type { StompShared } from './session.js';
@@ -11,7 +12,11 @@ import type { StompShared } from './session.js';
 export const STOMP_WS_SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'] as const;
 
 export const createStompProtocol: ProtocolFactory = (ctx): ProtocolModule => {
-  const shared: StompShared = { dispatch: new DispatchRegistry(), server: `Tributary/${packageInfo().version}` };
+  const shared: StompShared = {
+    dispatch: new DispatchRegistry(),
+    broker: new BrokerWatch(ctx.fabric, ctx.config.stomp.brokerDownGraceMs),
+    server: `Tributary/${packageInfo().version}`,
+  };
   return {
     name: 'stomp',
     wsSubprotocols: STOMP_WS_SUBPROTOCOLS,

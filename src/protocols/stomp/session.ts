@@ -1,7 +1,8 @@
 // One STOMP session: the protocol state of a connection (version, identity, fabric session,
-// subscriptions, transactions, receipts) and the command → handler table. Frames arrive one
-// at a time (connection.ts awaits `handle`); every error of every handler is caught in one
-// place, `handle`, and becomes an ERROR frame and a close (wire-errors.ts).
+// subscriptions, in-flight window, transactions, receipts) and the command → handler table.
+// Frames arrive one at a time (connection.ts awaits `handle`); every error of every handler is
+// caught in one place, `handle`, and becomes an ERROR frame and a close (wire-errors.ts).
+// While the broker is away, frames that need it are refused there too (broker-watch.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../auth/types.js';
@@ -13,6 +14,7 @@ import type { GatewayContext } from '../types.js';
 import type { AuthorizationCache } from '../shared/authorization-cache.js';
 import type { ConfirmedPublisher } from '../shared/confirmed-publisher.js';
 import type { ReaderThrottle } from '../shared/reader-throttle.js';
+import type { BrokerAwareSession, BrokerWatch } from './broker-watch.js';
 import type { Endpoints } from './endpoints.js';
 import { isClientCommand, type ClientCommand, type OutgoingFrame, type StompFrame, type StompVersion } from './frame.js';
 import { handleAck, handleNack } from './handlers/ack.js';
@@ -22,6 +24,7 @@ import { handleSend } from './handlers/send.js';
 import { handleSubscribe } from './handlers/subscribe.js';
 import { handleAbort, handleBegin, handleCommit } from './handlers/transaction.js';
 import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import { InflightWindow } from './inflight-window.js';
 import type { HeartbeatPlan } from './negotiation.js';
 import type { DispatchRegistry } from './queue-dispatch.js';
 import type { Subscription, SubscriptionHost } from './subscription.js';
@@ -45,6 +48,31 @@ const HANDLERS: Record<ClientCommand, Handler> = {
   DISCONNECT: handleDisconnect,
 };
 
+/**
+ * Frames refused while the broker is away. ACK, NACK, ABORT and DISCONNECT only release what
+ * the session holds (the broker requeued the unacked deliveries when the connection died).
+ */
+const NEEDS_BROKER: Record<ClientCommand, boolean> = {
+  CONNECT: true,
+  STOMP: true,
+  SEND: true,
+  SUBSCRIBE: true,
+  UNSUBSCRIBE: true,
+  BEGIN: true,
+  COMMIT: true,
+  ACK: false,
+  NACK: false,
+  ABORT: false,
+  DISCONNECT: false,
+};
+
+function brokerUnavailable(): GatewayError {
+  return new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, 'broker unavailable', {
+    detail: 'The gateway has lost its connection to the message broker. Reconnect and retry: what has no RECEIPT was not accepted.',
+    fatal: true,
+  });
+}
+
 /** What the session needs from its connection (the only writer to the link). */
 export interface SessionWire {
   /** queue a frame; `afterWritten` runs once its bytes were handed to the socket */
@@ -58,6 +86,7 @@ export interface SessionWire {
 /** Module-wide state every session of the process shares. */
 export interface StompShared {
   readonly dispatch: DispatchRegistry;
+  readonly broker: BrokerWatch;
   readonly server: string;
 }
 
@@ -75,7 +104,7 @@ export interface Established {
 
 export type SessionState = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
 
-export class StompSession implements SubscriptionHost {
+export class StompSession implements SubscriptionHost, BrokerAwareSession {
   /** unique per session, no dots (it appears in routing keys and message ids) */
   readonly id = `session-${randomBytes(9).toString('base64url')}`;
   readonly log: Logger;
@@ -84,6 +113,10 @@ export class StompSession implements SubscriptionHost {
   live: Established | undefined;
   readonly subscriptions = new Map<string, Subscription>();
   readonly transactions: Transactions;
+  /** unsettled MESSAGE frames of all subscriptions (limits.maxInflightPerSession) */
+  readonly window: InflightWindow;
+  /** a SEND is waiting for room to publish (the fabric not writable) */
+  private waitingForRoom = false;
   private readonly ackIndex = new Map<string, Subscription>();
   private messageCounter = 0;
   /** receipts go out in frame order, each after every publish before it has settled */
@@ -105,6 +138,7 @@ export class StompSession implements SubscriptionHost {
       skipped: ctx.metrics.messagesDropped.labels({ protocol: 'stomp', reason: 'selector' }),
     };
     this.transactions = new Transactions({ maxOpen: 16, maxActions: 10_000, maxBytes: ctx.config.limits.maxPendingBytesPerConnection });
+    this.window = new InflightWindow(ctx.config.limits.maxInflightPerSession);
   }
 
   get established(): Established {
@@ -129,6 +163,7 @@ export class StompSession implements SubscriptionHost {
         throw new GatewayError(ErrorCode.NOT_CONNECTED, 'not connected', { detail: `${command} before CONNECT`, fatal: true });
       }
       if (this.state !== 'new' && (command === 'CONNECT' || command === 'STOMP')) throw new GatewayError(ErrorCode.PROTOCOL, 'already connected', { fatal: true });
+      if (NEEDS_BROKER[command] && this.shared.broker.away !== undefined) throw brokerUnavailable();
       await HANDLERS[command](this, frame);
     } catch (err) {
       this.fail(err, frame.headers['receipt']);
@@ -145,6 +180,33 @@ export class StompSession implements SubscriptionHost {
     this.wire.send(errorFrame(error, receiptId));
     this.state = 'closing';
     this.wire.end();
+  }
+
+  /** The publisher, once it has room (a SEND waiting here while the broker goes away ends with ERROR). */
+  async roomToPublish(): Promise<ConfirmedPublisher> {
+    const publisher = this.established.publisher;
+    this.waitingForRoom = true;
+    try {
+      await publisher.roomAvailable();
+    } finally {
+      this.waitingForRoom = false;
+    }
+    return publisher;
+  }
+
+  // ---- BrokerAwareSession --------------------------------------------------------------------
+
+  brokerLost(reason: string): void {
+    if (this.state === 'connected' && this.waitingForRoom) this.endForBroker(reason);
+  }
+
+  brokerGone(reason: string): void {
+    if (this.state === 'connected') this.endForBroker(reason);
+  }
+
+  private endForBroker(reason: string): void {
+    this.log.info({ reason }, 'broker away: ending the STOMP session');
+    this.fail(brokerUnavailable());
   }
 
   /** Send the frame's RECEIPT after every publish so far (and `own`, when given) has settled. */
@@ -212,6 +274,7 @@ export class StompSession implements SubscriptionHost {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.shared.broker.delete(this);
     this.transactions.clear();
     const subs = [...this.subscriptions.values()];
     this.subscriptions.clear();

@@ -5,14 +5,18 @@
 //   stalls anyone else;
 // - client: acked when the client ACKs, cumulatively (everything up to that message);
 // - client-individual: acked message by message.
+// Each MESSAGE also takes a slot of the session's in-flight window (inflight-window.ts); a
+// delivery that finds it full waits here, in arrival order, until a slot is granted.
 // Deliveries may come from another subscription of the same queue (message groups, selectors:
 // see queue-dispatch.ts); those are settled through their origin's consumer.
 
+import { Deque } from '../../fabric/embedded/deque.js';
 import type { Consumer, Delivery, FabricSession } from '../../fabric/types.js';
 import type { Selector } from '../shared/selector/index.js';
 import type { Destination } from './destination.js';
 import type { StompVersion } from './frame.js';
 import { toMessageHeaders } from './headers.js';
+import type { InflightWindow, WindowMember } from './inflight-window.js';
 import type { DispatchMember, QueueDispatch, Settler } from './queue-dispatch.js';
 
 /** joins the process-wide dispatch of a shared queue (groups, selectors on queues) */
@@ -23,6 +27,8 @@ export type AckMode = 'auto' | 'client' | 'client-individual';
 /** What a subscription needs from its session. */
 export interface SubscriptionHost {
   readonly version: StompVersion;
+  /** the session's in-flight window, shared by its subscriptions */
+  readonly window: InflightWindow;
   /** write a MESSAGE; `afterWritten` runs once the socket has taken its bytes */
   writeMessage(headers: Array<[string, string]>, body: Buffer, afterWritten?: () => void): void;
   nextMessageId(subscriptionId: string): string;
@@ -57,10 +63,16 @@ interface Pending {
   foreign: boolean;
 }
 
-export class Subscription implements DispatchMember {
+export class Subscription implements DispatchMember, WindowMember {
   private consumer: Consumer | undefined;
   private dispatch: QueueDispatch | undefined;
   private readonly pending = new Map<string, Pending>();
+  /** deliveries waiting for a window slot, oldest first (bounded by the prefetch) */
+  private readonly parked = new Deque<Pending>(4);
+  /** queued in the window for a slot */
+  private queuedForSlot = false;
+  /** window slots this subscription holds */
+  private inWindow = 0;
   /** deliveries that arrived before consume() resolved (bounded by the prefetch) */
   private early: Delivery[] | undefined = [];
   private active = true;
@@ -99,6 +111,30 @@ export class Subscription implements DispatchMember {
 
   deliver(delivery: Delivery, settler: Settler, foreign: boolean): void {
     if (!this.active) return settler.nack(true);
+    if (this.host.window.tryTake()) return this.write(delivery, settler, foreign);
+    this.parked.push({ delivery, settler, foreign });
+    if (!this.queuedForSlot) {
+      this.queuedForSlot = true;
+      this.host.window.wait(this);
+    }
+  }
+
+  /** WindowMember: the window granted a slot; write the oldest waiting delivery with it */
+  takeSlot(): boolean {
+    this.queuedForSlot = false;
+    const next = this.active ? this.parked.shift() : undefined;
+    if (next === undefined) return false;
+    if (this.parked.length > 0) {
+      this.queuedForSlot = true;
+      this.host.window.wait(this);
+    }
+    this.write(next.delivery, next.settler, next.foreign);
+    return true;
+  }
+
+  /** write a MESSAGE with a window slot already taken */
+  private write(delivery: Delivery, settler: Settler, foreign: boolean): void {
+    this.inWindow += 1;
     const needsAck = this.spec.ackMode !== 'auto';
     const messageId = this.host.nextMessageId(this.spec.id);
     const headers = toMessageHeaders(delivery, {
@@ -108,7 +144,12 @@ export class Subscription implements DispatchMember {
       destination: this.spec.destinationOverride,
     });
     this.host.delivered();
-    if (!needsAck) return this.host.writeMessage(headers, delivery.body, () => settler.ack());
+    if (!needsAck) {
+      return this.host.writeMessage(headers, delivery.body, () => {
+        settler.ack();
+        this.freeSlots(1);
+      });
+    }
     this.pending.set(messageId, { delivery, settler, foreign });
     this.host.track(messageId, this);
     this.host.writeMessage(headers, delivery.body);
@@ -133,6 +174,11 @@ export class Subscription implements DispatchMember {
       if (p.foreign) p.settler.nack(true);
     }
     this.pending.clear();
+    for (const p of this.parked.drain()) if (p.foreign) p.settler.nack(true);
+    // after `active` is false, late afterWritten callbacks free nothing twice
+    const held = this.inWindow;
+    this.inWindow = 0;
+    this.host.window.release(held);
     await this.consumer?.cancel();
     if (deleteQueue && fabric !== undefined) await fabric.deleteQueue(this.spec.queue).catch(() => undefined);
   }
@@ -156,20 +202,30 @@ export class Subscription implements DispatchMember {
   private settle(ackId: string, apply: (p: Pending) => void): boolean {
     const target = this.pending.get(ackId);
     if (target === undefined) return false;
+    let settled = 0;
     if (this.spec.ackMode === 'client') {
       // Map iteration is delivery order: settle everything up to and including the target
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         this.host.untrack(id);
         apply(p);
+        settled += 1;
         if (id === ackId) break;
       }
     } else {
       this.pending.delete(ackId);
       this.host.untrack(ackId);
       apply(target);
+      settled = 1;
     }
+    this.freeSlots(settled);
     return true;
+  }
+
+  private freeSlots(n: number): void {
+    if (!this.active) return; // cancel() gave them back already
+    this.inWindow -= n;
+    this.host.window.release(n);
   }
 
   private selectorHeaders(delivery: Delivery, messageId: string): Record<string, string> {

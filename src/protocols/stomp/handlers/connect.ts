@@ -41,6 +41,7 @@ export async function handleConnect(s: StompSession, frame: StompFrame): Promise
     endpoints: new Endpoints({ fabric, authz, vhost, temp, clientId }),
   };
   s.state = 'connected';
+  s.shared.broker.add(s);
   s.wire.send({
     command: 'CONNECTED',
     headers: [

@@ -26,12 +26,12 @@ export async function handleSend(s: StompSession, frame: StompFrame): Promise<vo
   if (tx !== undefined) {
     const receiptId = frame.headers['receipt'];
     s.transactions.add(tx, async () => {
-      await live.publisher.roomAvailable();
+      await s.roomToPublish();
       void publish(s, route, message, true, receiptId);
     }, frame.body.length);
     return s.receipt(frame);
   }
-  await live.publisher.roomAvailable();
+  await s.roomToPublish();
   const published = publish(s, route, message, frame.headers['receipt'] !== undefined, frame.headers['receipt']);
   s.receipt(frame, published);
   s.throttle.afterPublish(live.fabric);
