@@ -62,7 +62,9 @@ describe.runIf(brokerAvailable)('[rabbitmq] observability across tributary --wor
   });
 
   it('/metrics, /api/connections, /api/subscriptions and /api/overview count both workers; DELETE reaches the other worker; a silent worker is reported missing', async () => {
-    gw = await spawnGateway(['--amqp-url', amqpUrl, '--workers', '2', '--set', 'shutdownTimeoutMs=3000'], { startTimeoutMs: 120_000 });
+    const stream = `obs${run}`;
+    const fair = ['--set', `fair.streams=[{name: ${stream}, patterns: ["${stream}.#"], publisherBy: client-id}]`];
+    gw = await spawnGateway(['--amqp-url', amqpUrl, '--workers', '2', '--set', 'shutdownTimeoutMs=3000', ...fair], { startTimeoutMs: 120_000 });
     const g = gw;
     const topic = `obs/${run}`;
     const connections = async (query = ''): Promise<Listed[]> => getJson<Listed[]>(g.url(`/api/connections${query}`));
@@ -116,6 +118,33 @@ describe.runIf(brokerAvailable)('[rabbitmq] observability across tributary --wor
       expect(o.missingWorkers).toEqual([]);
       expect(o.ready).toEqual({ ready: true, reasons: [] });
     }
+    const live = await getJson<{ connections: { total: number; byProtocol: Record<string, number> } }>(g.url('/live-page/summary.json'));
+    expect(live.connections).toMatchObject({ total: 2 * n, byProtocol: { mqtt: n, stomp: n } });
+
+    // the fair stream: one dispatcher in the group, whichever worker leads it
+    type Fair = { role: string; workers: Array<{ pid: number; role: string }> };
+    let status = await getJson<Fair>(g.url(`/api/fair/${stream}`));
+    for (let i = 0; i < 80 && status.role !== 'leader'; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = await getJson<Fair>(g.url(`/api/fair/${stream}`));
+    }
+    expect(status.workers.map((w) => w.role).sort()).toEqual(['leader', 'standby']);
+    expect(new Set(status.workers.map((w) => w.pid))).toEqual(workerPids);
+    expect(sample((await request(g.url('/metrics'))).text, `tributary_fair_dispatching{stream="${stream}"}`)).toBe(1);
+    expect((await request(g.url('/api/fair/nosuchstream'))).status).toBe(404);
+
+    // what asking every worker costs (printed, not asserted)
+    for (const path of ['/metrics', '/api/overview', '/api/connections']) {
+      const ms: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const started = performance.now();
+        await request(g.url(path));
+        ms.push(performance.now() - started);
+      }
+      ms.sort((a, b) => a - b);
+      console.log(`[cluster-observability] GET ${path} across 2 workers (fresh connection each): median ${ms[5]?.toFixed(1)} ms, max ${ms[9]?.toFixed(1)} ms`);
+    }
+
     const subs = await getJson<{ total: number; byProtocol: Record<string, number>; connections: Listed[] }>(g.url('/api/subscriptions'));
     expect(subs.byProtocol.mqtt).toBe(n);
     expect(new Set(subs.connections.map((c) => c.pid))).toEqual(workerPids);
