@@ -6,6 +6,9 @@
 // Prefetch is per consumer (basic.qos global=false applies to the consumers created after it
 // on the channel), so qos + consume run as one step, one step at a time per channel.
 //
+// Acks are coalesced per channel and tick (ack-batch.ts): one multiple ack for what was acked
+// below the oldest unsettled delivery.
+//
 // A channel error (e.g. 403 for a second exclusive consumer) closes the channel: the failing
 // consume is rejected, and the other consumers that were on it are attached again elsewhere
 // (their unacked deliveries come back redelivered).
@@ -15,6 +18,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { ManagedConnection } from './connection.js';
 import type { AmqpConsumer } from './consumer.js';
+import { AckBatch } from './ack-batch.js';
 import { ErrorCode, isGatewayError } from '../../errors.js';
 import { fromAmqpError, isCollateralChannelError } from './errors.js';
 
@@ -27,8 +31,14 @@ export class ConsumerChannel {
   error: Error | null = null;
   private prefetch: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly acks: AckBatch;
 
-  constructor(readonly ch: Channel) {}
+  constructor(readonly ch: Channel) {
+    this.acks = new AckBatch({
+      ack: (deliveryTag, multiple) => this.send(() => ch.ack({ fields: { deliveryTag } } as ConsumeMessage, multiple)),
+      nack: (deliveryTag, requeue) => this.send(() => ch.nack({ fields: { deliveryTag } } as ConsumeMessage, false, requeue)),
+    });
+  }
 
   get load(): number {
     return this.consumers.size + this.reserved;
@@ -47,7 +57,11 @@ export class ConsumerChannel {
       // the consumer must already know its channel, or it would drop their acks as stale.
       consumer.attached(this, brokerTag);
       try {
-        await this.ch.consume(consumer.queue, (msg: ConsumeMessage | null) => consumer.handle(this, msg), {
+        const acking = !(opts.noAck ?? false);
+        await this.ch.consume(consumer.queue, (msg: ConsumeMessage | null) => {
+          if (msg !== null && acking) this.acks.delivered(msg.fields.deliveryTag);
+          consumer.handle(this, msg);
+        }, {
           consumerTag: brokerTag,
           noAck: opts.noAck ?? false,
           exclusive: opts.exclusive ?? false,
@@ -73,24 +87,39 @@ export class ConsumerChannel {
    */
   async sync(): Promise<void> {
     if (this.closed) return;
+    this.acks.flush();
     await this.serially(() => this.ch.prefetch(this.prefetch ?? 0, false)).catch(() => undefined);
   }
 
   ack(deliveryTag: number): void {
-    if (this.closed) return;
-    try {
-      this.ch.ack({ fields: { deliveryTag } } as ConsumeMessage, false);
-    } catch {
-      // the channel closed under us: the broker requeues the delivery by itself
-    }
+    if (!this.closed) this.acks.ack(deliveryTag);
   }
 
   nack(deliveryTag: number, requeue: boolean): void {
+    if (!this.closed) this.acks.nack(deliveryTag, requeue);
+  }
+
+  /** a delivery nobody will settle (its queue was deleted): acks above it need not wait for it */
+  forget(deliveryTag: number): void {
+    this.acks.forget(deliveryTag);
+  }
+
+  /** send the acks waiting (before a close, so that they are not requeued) */
+  flushAcks(): void {
+    if (!this.closed) this.acks.flush();
+  }
+
+  /** the channel is gone: the broker has requeued what was unsettled */
+  lost(): void {
+    this.acks.clear();
+  }
+
+  private send(method: () => void): void {
     if (this.closed) return;
     try {
-      this.ch.nack({ fields: { deliveryTag } } as ConsumeMessage, false, requeue);
+      method();
     } catch {
-      // as for ack
+      // the channel closed under us: the broker requeues the delivery by itself
     }
   }
 
@@ -154,6 +183,7 @@ export class ConsumerChannelPool {
   async close(): Promise<void> {
     const channels = [...this.channels];
     this.channels.clear();
+    for (const c of channels) c.flushAcks();
     await Promise.all(channels.map((c) => c.ch.close().catch(() => undefined)));
   }
 
@@ -194,6 +224,7 @@ export class ConsumerChannelPool {
 
   private onChannelClosed(channel: ConsumerChannel): void {
     channel.closed = true;
+    channel.lost();
     this.channels.delete(channel);
     this.opts.metrics?.fabricChannels.dec();
     const orphans = [...channel.consumers.values()];
@@ -223,6 +254,7 @@ export class ConsumerChannelPool {
   /** keep one channel open for the next consumer; close the others once empty */
   private closeIfIdle(channel: ConsumerChannel): void {
     if (channel.closed || channel.load > 0 || this.channels.size <= 1) return;
+    channel.flushAcks();
     channel.closed = true;
     this.channels.delete(channel);
     channel.ch.close().catch(() => undefined);

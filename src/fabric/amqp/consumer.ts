@@ -179,6 +179,7 @@ export class AmqpConsumer implements Consumer {
   private cancelledByBroker(channel: ConsumerChannel): void {
     // e.g. the queue was deleted: nothing to requeue, nothing will come
     this.hooks.log.info({ consumer: this.tag, queue: this.queue }, 'consumer cancelled by the broker');
+    for (const o of this.outstanding.values()) o.channel.forget(o.brokerDeliveryTag);
     this.outstanding.clear();
     this.cancelling ??= Promise.resolve();
     this.channel = null;
