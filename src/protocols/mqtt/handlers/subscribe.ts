@@ -14,7 +14,7 @@ import type { QoS } from '../properties.js';
 import { Reason } from '../reason-codes.js';
 import type { RetainedMessage } from '../retained.js';
 import type { MqttSession } from '../session.js';
-import type { Subscription } from '../subscriptions.js';
+import { isOrdinary, type Subscription } from '../subscriptions.js';
 import { TopicError, parseSubscriptionFilter, toRoutingKey, validateTopicFilter, type ParsedFilter } from '../topic.js';
 import { MqttError, protocolError, subscribeReasonFor } from '../wire-errors.js';
 import { saveSession } from './session-state.js';
@@ -34,7 +34,7 @@ export async function handleSubscribe(s: MqttSession, p: ISubscribePacket): Prom
       changed = true;
       if (isNew) s.metrics.subscriptions.inc({ protocol: 'mqtt' });
       const wantsRetained = sub.retainHandling === 0 || (sub.retainHandling === 1 && isNew);
-      if (sub.group === undefined && sub.stream === undefined && wantsRetained) retainedFor.push(sub);
+      if (isOrdinary(sub) && wantsRetained) retainedFor.push(sub);
     } catch (err) {
       const g = toGatewayError(err);
       if (g.fatal) throw g;
