@@ -8,8 +8,14 @@
 // checks the declared size against the current limit BEFORE buffering the body, refuses a
 // fifth length byte [MQTT-1.5.5] (ActiveMQ CVE-2025-66168), collects exactly one packet and
 // hands that to mqtt-packet's parser. Memory per connection is bounded by the limit.
+//
+// PUBLISH without properties (every PUBLISH of 3.1/3.1.1, and MQTT 5 ones that carry none) is
+// the one packet that comes and goes per message: it is decoded and encoded here directly
+// (publish-codec.ts), byte for byte what mqtt-packet makes of it, without its per-packet
+// buffer list, Packet object and chunk array.
 
 import mqttPacket from 'mqtt-packet';
+import { PUBLISH_TYPE, decodePublish, encodePublish } from './publish-codec.js';
 import type {
   IConnackPacket,
   IConnectPacket,
@@ -148,7 +154,8 @@ export class MqttDecoder {
   }
 
   private finishPacket(): Decoded {
-    const size = this.header.length + this.collected;
+    const headerBytes = this.header.length;
+    const size = headerBytes + this.collected;
     // zero-copy when the packet began in the chunk being pushed (then all of it is in there)
     const whole =
       this.startChunk !== undefined
@@ -161,6 +168,11 @@ export class MqttDecoder {
     this.collected = 0;
     this.lastPacket = undefined;
     this.lastError = undefined;
+    const version = (this.parser as unknown as { settings: { protocolVersion?: number } }).settings.protocolVersion;
+    if (((whole[0] as number) >> 4) === PUBLISH_TYPE && (version === 3 || version === 4)) {
+      const decoded = decodePublish(whole, headerBytes);
+      return 'error' in decoded ? this.fail(new DecodeError('malformed', decoded.error)) : { packet: decoded.packet };
+    }
     let left: number;
     try {
       left = this.parser.parse(whole);
@@ -218,5 +230,9 @@ function describe(err: unknown): string {
 
 /** A packet → bytes, for the protocol version the connection speaks. */
 export function encode(packet: Packet, version: ProtocolVersion): Buffer {
+  if (packet.cmd === 'publish') {
+    const fast = encodePublish(packet, version);
+    if (fast !== undefined) return fast;
+  }
   return mqttPacket.generate(packet, { protocolVersion: version });
 }
