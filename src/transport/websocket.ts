@@ -8,7 +8,8 @@
 // - on the HTTPS server the same endpoints are WSS: the link says 'wss' and carries the
 //   verified client certificate's CN (see tls.ts).
 // Each WebSocket message is one onData(Buffer); send(string) is a text frame, send(Buffer) a
-// binary one. The server pings every pingIntervalMs; a peer silent for a whole interval is cut.
+// binary one; the frames written in one event-loop turn leave in one writev (turn-cork.ts).
+// The server pings every pingIntervalMs; a peer silent for a whole interval is cut.
 // The handshake timeout is enforced by the HTTP server (headersTimeout, see http/server.ts).
 
 import type { IncomingMessage } from 'node:http';
@@ -23,6 +24,7 @@ import type { Acceptor } from './acceptor.js';
 import type { Link, LinkIo } from './link.js';
 import { formatPeer, peerOf } from './peer.js';
 import { clientIdentity, type TlsSettings } from './tls.js';
+import { corkForTurn } from './turn-cork.js';
 
 const END_GRACE_MS = 5_000;
 
@@ -130,7 +132,7 @@ export class WebSocketListener {
     ws.binaryType = 'nodebuffer';
     const peer = peerOf(socket);
     const client = { transport: isSecure(socket) ? 'wss' as const : 'ws' as const, peer, subprotocol: ws.protocol || undefined, certificateCN };
-    const result = this.opts.acceptor.open(module, webSocketIo(ws), client);
+    const result = this.opts.acceptor.open(module, webSocketIo(ws, socket), client);
     if ('refused' in result) {
       ws.close(1013, 'try again later');
       return;
@@ -177,9 +179,12 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-function webSocketIo(ws: WebSocket): LinkIo {
+function webSocketIo(ws: WebSocket, socket: Socket): LinkIo {
   return {
-    write: (data, done) => ws.send(data, { binary: typeof data !== 'string' }, done),
+    write: (data, done) => {
+      corkForTurn(socket);
+      ws.send(data, { binary: typeof data !== 'string' }, done);
+    },
     pause: () => ws.pause(),
     resume: () => ws.resume(),
     end: () => {
