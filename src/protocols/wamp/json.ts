@@ -17,7 +17,25 @@ function reviveBinary(_key: string, value: unknown): unknown {
 
 /** undefined for a value JSON cannot represent at top level (undefined, a function) */
 export function stringifyWampJson(value: unknown): string | undefined {
-  return JSON.stringify(value, replaceBinary);
+  // a replacer costs a call per value (several times the plain stringify); most messages carry no bytes
+  return mayHoldBinary(value, 0) ? JSON.stringify(value, replaceBinary) : JSON.stringify(value);
+}
+
+const MAX_SCAN_DEPTH = 32;
+
+/** false only when the value is plain JSON data (arrays, plain objects, primitives) without bytes */
+function mayHoldBinary(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > MAX_SCAN_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (mayHoldBinary(item, depth + 1)) return true;
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  // bytes, or anything with its own toJSON/prototype: let the replacer see it
+  if (proto !== Object.prototype && proto !== null) return true;
+  for (const key in value) if (mayHoldBinary((value as Record<string, unknown>)[key], depth + 1)) return true;
+  return false;
 }
 
 /** throws SyntaxError like JSON.parse */

@@ -23,6 +23,13 @@ describe('UNIT: wamp serializers', () => {
     expect(back).toEqual({ ok: true, value: [36, 1, 2, {}, [Buffer.from([1, 2, 3])]] });
   });
 
+  it('JSON finds binary wherever it is nested (plain values skip the replacer)', () => {
+    const nested = [50, 7, {}, [1, { deep: [[new Uint8Array([255])]] }], { k: { b: Buffer.from('hi') } }];
+    expect(jsonSerializer.encode(nested)).toBe('[50,7,{},[1,{"deep":[["\\u0000/w=="]]}],{"k":{"b":"\\u0000aGk="}}]');
+    expect(jsonSerializer.encode([36, 1, 2, { topic: 'a.b' }, ['text', 1.5, null, true]])).toBe('[36,1,2,{"topic":"a.b"},["text",1.5,null,true]]');
+    expect(jsonSerializer.encode([8, 48, 1, { at: new Date(0) }, 'e'])).toBe('[8,48,1,{"at":"1970-01-01T00:00:00.000Z"},"e"]');
+  });
+
   it('JSON refuses text that is not UTF-8 or not JSON', () => {
     expect(jsonSerializer.decode(Buffer.from([0x5b, 0xff, 0x5d])).ok).toBe(false);
     expect(jsonSerializer.decode(Buffer.from('[1,')).ok).toBe(false);
