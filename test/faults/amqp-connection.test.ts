@@ -156,6 +156,8 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     const rssBefore = gw.rssBytes();
     const idle = await idleStompSession(gw.ports.stomp as number);
     cleanups.push(async () => idle.destroy());
+    const sender = await RawStompClient.connect(gw.ports.stomp as number, { login: 'guest', passcode: 'guest', 'heart-beat': '0,0' });
+    cleanups.push(async () => sender.destroy());
 
     const perPublisher = 300;
     mix.startPublishers(endpoint);
@@ -169,6 +171,12 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     const cutAt = Date.now();
     const toldBefore = mix.obs.told();
     await until(async () => (await readyz(gw.url('/readyz'))) === 503, 15_000, '/readyz 503 while the broker is away');
+    // a SEND on a session connected before the cut, within the grace period
+    sender.send('SEND', { destination: '/topic/faults.probe', receipt: 'away-1' }, 'x');
+    const sendWhileAway = await sender.next(5_000).then(async (f) => {
+      await sender.closed;
+      return `${f.command} ${f.headers['message'] ?? ''} receipt-id=${f.headers['receipt-id'] ?? ''}`;
+    }, (err: Error) => err.message);
     const readyzBody = await (await fetch(gw.url('/readyz'))).json() as { reasons: string[] };
     const probes = await probeWhileAway(gw);
     let rssMax = gw.rssBytes();
@@ -196,6 +204,7 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
     mix.report(`broker away ${outageMs / 1000} s (TCP relay cut)`, {
       readyzWhileAway: readyzBody.reasons,
       newClientsWhileAway: probes,
+      stompSendWhileAway: sendWhileAway,
       idleStompSession: idleTold,
       ackedDuringOutage,
       toldWhileAway: Object.fromEntries(Object.entries(toldDuring).map(([k, v]) => [k, v - toldBefore[k as keyof typeof toldBefore]])),
@@ -214,6 +223,8 @@ describe.runIf(brokerAvailable)('[rabbitmq] faults: the AMQP connection killed m
       wampPublish: 'wamp.error.network_failure',
       stompConnect: 'ERROR broker unavailable, then closed',
     });
+    // a SEND that needs the broker: ERROR carrying its receipt-id, then close
+    expect(sendWhileAway).toBe('ERROR broker unavailable receipt-id=away-1');
     // a connected STOMP session that sends nothing is ended once the grace period has passed
     expect(idleTold.frame).toBe('ERROR broker unavailable');
     expect(idleTold.afterMs).toBeGreaterThanOrEqual(GRACE_MS);
