@@ -16,6 +16,7 @@
 
 import mqttPacket from 'mqtt-packet';
 import { PUBLISH_TYPE, decodePublish, encodePublish } from './publish-codec.js';
+import { illFormedString } from './utf8-strings.js';
 import type {
   IConnackPacket,
   IConnectPacket,
@@ -169,6 +170,8 @@ export class MqttDecoder {
     this.lastPacket = undefined;
     this.lastError = undefined;
     const version = (this.parser as unknown as { settings: { protocolVersion?: number } }).settings.protocolVersion;
+    const illFormed = illFormedString(whole, headerBytes, version);
+    if (illFormed !== undefined) return this.fail(new DecodeError('malformed', illFormed));
     if (((whole[0] as number) >> 4) === PUBLISH_TYPE && (version === 3 || version === 4)) {
       const decoded = decodePublish(whole, headerBytes);
       return 'error' in decoded ? this.fail(new DecodeError('malformed', decoded.error)) : { packet: decoded.packet };

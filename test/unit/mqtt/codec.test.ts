@@ -134,6 +134,42 @@ describe('mqtt codec - limits (before the body is buffered)', () => {
   });
 });
 
+describe('mqtt codec - ill-formed UTF-8 is a malformed packet [MQTT-1.5.3-1] [MQTT-1.5.4-1]', () => {
+  // found by the live fuzz (test/fuzz/mqtt.fuzz.ts): Buffer.toString turned the bytes into U+FFFD
+  const overlong = Buffer.from([0xc0, 0xaf]);
+  const str = (bytes: Buffer) => Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes]);
+  const packet = (first: number, body: Buffer) => Buffer.concat([Buffer.from([first, body.length]), body]);
+  const connectWith = (version: 4 | 5, clientId: Buffer, username?: Buffer) => packet(0x10, Buffer.concat([
+    str(Buffer.from('MQTT')), Buffer.from([version, username ? 0x82 : 0x02, 0, 30]), ...(version === 5 ? [Buffer.from([0])] : []), str(clientId), ...(username ? [str(username)] : []),
+  ]));
+
+  it.each([
+    ['a 3.1.1 PUBLISH topic (the direct path)', 4, packet(0x30, Buffer.concat([str(overlong), Buffer.from('x')]))],
+    ['an MQTT 5 PUBLISH topic (through mqtt-packet)', 5, packet(0x30, Buffer.concat([str(overlong), Buffer.from([0]), Buffer.from('x')]))],
+    ['a SUBSCRIBE filter after a good one', 4, packet(0x82, Buffer.concat([Buffer.from([0, 1]), str(Buffer.from('a/b')), Buffer.from([0]), str(overlong), Buffer.from([0])]))],
+    ['an MQTT 5 SUBSCRIBE filter', 5, packet(0x82, Buffer.concat([Buffer.from([0, 1, 0]), str(Buffer.from([0x61, 0xed, 0xa0, 0x80])), Buffer.from([0])]))],
+    ['an UNSUBSCRIBE filter', 4, packet(0xa2, Buffer.concat([Buffer.from([0, 1]), str(Buffer.from([0x80]))]))],
+  ] as const)('in %s', (_name, version, bad) => {
+    const out = decodeAll([mqttPacket.generate(version === 5 ? connect5 : connect4), bad]);
+    expect(out).toHaveLength(2);
+    expect((out[1] as { error: DecodeError }).error).toMatchObject({ kind: 'malformed', message: expect.stringMatching(/not well-formed UTF-8/) });
+  });
+
+  it.each([4, 5] as const)('in a v%i CONNECT client id or user name', (version) => {
+    for (const bytes of [connectWith(version, overlong), connectWith(version, Buffer.from('c1'), Buffer.from([0xff]))]) {
+      const out = decodeAll([bytes]);
+      expect((out[0] as { error: DecodeError }).error).toMatchObject({ kind: 'malformed', message: expect.stringMatching(/(client identifier|user name) is not well-formed UTF-8/) });
+    }
+  });
+
+  it('well-formed strings with U+FFFD and 4-byte characters still decode', () => {
+    const topic = 'a/\uFFFD/\u{1F600}';
+    const out = packetsOf(decodeAll([mqttPacket.generate(connect4), mqttPacket.generate({ cmd: 'publish', topic, qos: 0, dup: false, retain: false, payload: Buffer.from('x') }), mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] })]));
+    expect(out[1]).toMatchObject({ topic });
+    expect(out[2]).toMatchObject({ subscriptions: [{ topic }] });
+  });
+});
+
 /** Every decode ends either in packets or in exactly one error that is the last result. */
 function checkWellFormed(results: Decoded[]): void {
   const errors = results.filter((r) => 'error' in r);
