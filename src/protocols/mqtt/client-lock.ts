@@ -1,40 +1,44 @@
 // One connection per client id per vhost, across every Tributary process on one RabbitMQ.
 //
-// The connection that owns a client id holds the only (exclusive) consumer of the auto-delete
-// lock queue `tributary.mqtt.clientid.<id>`. A newcomer with the same id tries to consume it
-// exclusively too; while refused it sends a takeover request *into the lock queue* through the
-// default exchange and retries with backoff. The holder receives the request on the consumer it
-// already has — no binding, no extra queue per client — and closes (MQTT 5: DISCONNECT 0x8E
-// "Session taken over"); that cancels its consumer, frees the lock, and the newcomer's next
-// attempt succeeds. Requests expire after `deadlineMs`, so a request from a newcomer that gave
-// up cannot evict a later holder.
+// The connection that owns a client id has declared the EXCLUSIVE queue
+// `tributary.mqtt.clientid.<id>`: RabbitMQ refuses (405) everyone else's declare of it until
+// the owner deletes it, or the AMQP connection that declared it goes. One queue.declare per
+// CONNECT and one queue.delete at the end, no consumer. (Within one process, where sessions
+// share AMQP connections, the fabric's table of exclusive queues refuses the same way.)
+//
+// A newcomer refused the lock asks the holder to leave through the takeover exchange
+// (takeover-requests.ts: every process hears it, the one holding the id closes that
+// connection, MQTT 5: DISCONNECT 0x8E "Session taken over") and retries with backoff until
+// the queue is free or its deadline passes. Requests expire after the deadline, and a holder
+// ignores requests carrying its own token.
 //
 // Within one process the module's client-id table settles the contest first (see index.ts);
 // this lock makes it hold between processes.
 
 import { randomBytes } from 'node:crypto';
-import type { Consumer, Delivery, FabricSession } from '../../fabric/types.js';
-import { acquireExclusive } from './exclusive.js';
+import { ErrorCode, GatewayError, isGatewayError } from '../../errors.js';
+import type { FabricSession } from '../../fabric/types.js';
 import { clientLockQueueName } from './names.js';
+import type { TakeoverRequest } from './takeover-requests.js';
 
-const REQUEST_TYPE = 'tributary.mqtt.takeover';
+const FIRST_RETRY_MS = 10;
+const MAX_RETRY_MS = 200;
 /** in a crowd of newcomers the holder changes: ask again every few attempts */
 const ASK_EVERY = 8;
 
 export interface ClientLockOptions {
   /** give up (CONNACK "server unavailable") when the holder has not let go by then */
   deadlineMs: number;
-  /** the holder is asked to leave */
-  onTakeoverRequest(): void;
+  /** broadcast a request that the current holder leave (expires after `ttlMs`) */
+  askHolderToLeave(request: TakeoverRequest, ttlMs: number): Promise<void>;
 }
 
 export class ClientLock {
-  private consumer: Consumer | undefined;
-  private readonly token = randomBytes(9).toString('base64url');
-  private released = false;
+  readonly token = randomBytes(9).toString('base64url');
+  private state: 'idle' | 'acquiring' | 'held' | 'released' = 'idle';
 
   constructor(
-    private readonly fabric: Pick<FabricSession, 'declareQueue' | 'consume' | 'publish'>,
+    private readonly fabric: Pick<FabricSession, 'declareQueue' | 'deleteQueue'>,
     readonly clientId: string,
     private readonly opts: ClientLockOptions,
   ) {}
@@ -43,33 +47,59 @@ export class ClientLock {
     return clientLockQueueName(this.clientId);
   }
 
+  get held(): boolean {
+    return this.state === 'held';
+  }
+
   /** resolves once held; rejects with RESOURCE_LOCKED after the deadline, or the fabric's error */
   async acquire(): Promise<void> {
-    const consumer = await acquireExclusive(this.fabric, this.queue, {
-      deadlineMs: this.opts.deadlineMs,
-      onMessage: (d) => this.onRequest(d),
-      onLocked: (attempt) => (attempt % ASK_EVERY === 0 ? this.askHolderToLeave() : Promise.resolve()),
-      cancelled: () => this.released,
-    });
-    this.consumer = consumer;
-    if (this.released) await this.release();
+    this.state = 'acquiring';
+    const deadline = Date.now() + this.opts.deadlineMs;
+    let wait = FIRST_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (this.releasedMeanwhile()) throw new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, undefined, { detail: `gave up waiting for '${this.queue}'` });
+      try {
+        await this.fabric.declareQueue(this.queue, { exclusive: true });
+        if (this.releasedMeanwhile()) {
+          await this.delete();
+          throw new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, undefined, { detail: `gave up waiting for '${this.queue}'` });
+        }
+        this.state = 'held';
+        return;
+      } catch (err) {
+        if (!isGatewayError(err, ErrorCode.RESOURCE_LOCKED)) throw err;
+      }
+      if (Date.now() + wait > deadline) {
+        throw new GatewayError(ErrorCode.RESOURCE_LOCKED, undefined, { detail: `'${this.queue}' is held by someone who did not let go` });
+      }
+      if (attempt % ASK_EVERY === 0) await this.opts.askHolderToLeave({ clientId: this.clientId, token: this.token }, this.opts.deadlineMs);
+      await sleep(wait);
+      wait = Math.min(wait * 2, MAX_RETRY_MS);
+    }
   }
 
-  private async askHolderToLeave(): Promise<void> {
-    const properties = { type: REQUEST_TYPE, expiration: String(this.opts.deadlineMs), deliveryMode: 1 as const };
-    await this.fabric.publish('', this.queue, { body: Buffer.from(this.token), properties }, { confirm: true });
+  /** release() was called while acquire() waited (the connection went) */
+  private releasedMeanwhile(): boolean {
+    return this.state === 'released';
   }
 
-  private onRequest(d: Delivery): void {
-    if (d.properties.type !== REQUEST_TYPE || d.body.toString() === this.token) return;
-    this.opts.onTakeoverRequest();
+  /** a takeover request for this client id: is it for this holder to obey? */
+  shouldYieldTo(request: TakeoverRequest): boolean {
+    return this.state === 'held' && request.clientId === this.clientId && request.token !== this.token;
   }
 
-  /** let go (the lock queue is auto-deleted with its last consumer) */
+  /** let go: the next declare of the queue succeeds */
   async release(): Promise<void> {
-    this.released = true;
-    const c = this.consumer;
-    this.consumer = undefined;
-    await c?.cancel().catch(() => undefined);
+    const wasHeld = this.state === 'held';
+    this.state = 'released';
+    if (wasHeld) await this.delete();
   }
+
+  private async delete(): Promise<void> {
+    await this.fabric.deleteQueue(this.queue).catch(() => undefined);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,6 +5,7 @@ import type { GatewayContext, ProtocolFactory, ProtocolModule } from '../types.j
 import type { ClientLink, ProtocolConnection } from '../../transport/types.js';
 import { RetainedStore, type RetainedLimits } from './retained.js';
 import { MqttSession } from './session.js';
+import { TakeoverRequests, type TakeoverRequest } from './takeover-requests.js';
 
 /** Bounds of the in-memory retained index per vhost (count, payload bytes). */
 export const DEFAULT_RETAINED_LIMITS: RetainedLimits = { maxMessages: 100_000, maxBytes: 256 * 1024 * 1024 };
@@ -16,6 +17,7 @@ export class MqttModule implements ProtocolModule {
   /** vhost + client id → the connection that holds it in this process */
   private readonly clients = new Map<string, MqttSession>();
   private readonly retainedStores = new Map<string, RetainedStore>();
+  private readonly takeoverFeeds = new Map<string, TakeoverRequests>();
 
   constructor(readonly ctx: GatewayContext, readonly retainedLimits: RetainedLimits = DEFAULT_RETAINED_LIMITS) {}
 
@@ -40,6 +42,32 @@ export class MqttModule implements ProtocolModule {
     if (this.clients.get(key) === session) this.clients.delete(key);
   }
 
+  /**
+   * The vhost's takeover requests (client-lock.ts), started on first use: before a session of
+   * this process holds a client id lock, so that no request for it goes unheard.
+   */
+  async takeoverRequests(vhost: string): Promise<TakeoverRequests> {
+    let feed = this.takeoverFeeds.get(vhost);
+    if (feed === undefined) {
+      const { fabric, nodeId, log } = this.ctx;
+      feed = new TakeoverRequests(fabric, vhost, nodeId, (r) => this.onTakeoverRequest(vhost, r), log.child({ component: 'mqtt-takeover', vhost }));
+      this.takeoverFeeds.set(vhost, feed);
+    }
+    try {
+      await feed.start();
+    } catch (err) {
+      if (this.takeoverFeeds.get(vhost) === feed) this.takeoverFeeds.delete(vhost);
+      void feed.close();
+      throw err;
+    }
+    return feed;
+  }
+
+  private onTakeoverRequest(vhost: string, request: TakeoverRequest): void {
+    const holder = this.clients.get(`${vhost}\u0000${request.clientId}`);
+    if (holder?.lock?.shouldYieldTo(request)) void holder.takeover();
+  }
+
   /** the vhost's retained store, started on first use */
   async retained(vhost: string): Promise<RetainedStore> {
     let store = this.retainedStores.get(vhost);
@@ -59,8 +87,9 @@ export class MqttModule implements ProtocolModule {
   }
 
   async close(): Promise<void> {
-    const stores = [...this.retainedStores.values()];
+    const stores = [...this.retainedStores.values(), ...this.takeoverFeeds.values()];
     this.retainedStores.clear();
+    this.takeoverFeeds.clear();
     await Promise.all(stores.map((s) => s.close()));
   }
 }

@@ -25,7 +25,7 @@ export function sessionStateQueueName(clientId: string): string {
   return named('tributary.mqtt.session.', clientId);
 }
 
-/** held (exclusive consumer) by the connection that owns the client id, across processes */
+/** an exclusive queue: declared by the connection that owns the client id, across processes */
 export function clientLockQueueName(clientId: string): string {
   return named('tributary.mqtt.clientid.', clientId);
 }
@@ -42,6 +42,13 @@ export function willQueueName(clientId: string): string {
  */
 export function sharedQueueName(group: string, routingKey: string): string {
   return named('tributary.mqtt.share.', `${group}/${routingKey}`);
+}
+
+/** takeover requests for client ids held in another process (takeover-requests.ts) */
+export const TAKEOVER_EXCHANGE = 'tributary.mqtt.takeover';
+
+export function takeoverFeedQueueName(nodeId: string): string {
+  return named('tributary.mqtt.takeover.feed.', nodeId);
 }
 
 export const RETAINED_STORE_QUEUE = 'tributary.mqtt.retained';

@@ -35,9 +35,11 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   if (s.closing) return;
   // the embedded fabric lives in this one process, where the client-id table already decided
   if (ctx.fabric.kind !== 'embedded') {
+    const takeover = await s.mod.takeoverRequests(vhost);
+    if (s.closing) return;
     s.lock = new ClientLock(fabric, clientId, {
       deadlineMs: Math.max(1_000, Math.floor(limits.connectTimeoutMs / 2)),
-      onTakeoverRequest: () => void s.takeover(),
+      askHolderToLeave: (request, ttlMs) => takeover.send(request, ttlMs),
     });
     try {
       await s.lock.acquire();
