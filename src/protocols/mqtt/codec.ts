@@ -174,7 +174,9 @@ export class MqttDecoder {
     if (illFormed !== undefined) return this.fail(new DecodeError('malformed', illFormed));
     if (((whole[0] as number) >> 4) === PUBLISH_TYPE && (version === 3 || version === 4)) {
       const decoded = decodePublish(whole, headerBytes);
-      return 'error' in decoded ? this.fail(new DecodeError('malformed', decoded.error)) : { packet: decoded.packet };
+      if ('error' in decoded) return this.fail(new DecodeError('malformed', decoded.error));
+      const zero = zeroPacketId(decoded.packet);
+      return zero === undefined ? { packet: decoded.packet } : this.fail(new DecodeError('malformed', zero));
     }
     let left: number;
     try {
@@ -186,7 +188,7 @@ export class MqttDecoder {
     if (parseError !== undefined) return this.fail(new DecodeError('malformed', parseError.message));
     const packet = this.lastPacket as Packet | undefined;
     if (packet === undefined || left !== 0) return this.fail(new DecodeError('malformed', 'packet could not be parsed'));
-    const problem = checkProperties(packet);
+    const problem = checkProperties(packet) ?? zeroPacketId(packet);
     if (problem !== undefined) return this.fail(new DecodeError('malformed', problem));
     return { packet };
   }
@@ -225,6 +227,12 @@ function checkProperties(packet: Packet): string | undefined {
     return 'subscription identifier in a client PUBLISH';
   }
   return undefined;
+}
+
+/** SUBSCRIBE, UNSUBSCRIBE and PUBLISH with QoS > 0 need a non-zero packet identifier [MQTT-2.3.1-1] [MQTT-2.2.1-3] */
+function zeroPacketId(packet: Packet): string | undefined {
+  const needsId = packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe' || (packet.cmd === 'publish' && (packet.qos ?? 0) > 0);
+  return needsId && (packet as { messageId?: number }).messageId === 0 ? `${packet.cmd.toUpperCase()} with packet identifier 0` : undefined;
 }
 
 function describe(err: unknown): string {

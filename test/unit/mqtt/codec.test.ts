@@ -170,6 +170,26 @@ describe('mqtt codec - ill-formed UTF-8 is a malformed packet [MQTT-1.5.3-1] [MQ
   });
 });
 
+describe('mqtt codec - packet identifier 0 [MQTT-2.3.1-1] [MQTT-2.2.1-3]', () => {
+  // found by the live fuzz (test/fuzz/mqtt.fuzz.ts): a 3.1.1 QoS 1 PUBLISH with id 0 was accepted
+  it.each([
+    ['a 3.1.1 QoS 1 PUBLISH (the direct path)', 4, Buffer.from([0x32, 0x05, 0x00, 0x01, 0x61, 0x00, 0x00])],
+    ['a 3.1.1 QoS 2 PUBLISH', 4, Buffer.from([0x34, 0x05, 0x00, 0x01, 0x61, 0x00, 0x00])],
+    ['an MQTT 5 QoS 1 PUBLISH', 5, Buffer.from([0x32, 0x06, 0x00, 0x01, 0x61, 0x00, 0x00, 0x00])],
+    ['a 3.1.1 SUBSCRIBE', 4, Buffer.from([0x82, 0x06, 0x00, 0x00, 0x00, 0x01, 0x61, 0x00])],
+    ['an MQTT 5 UNSUBSCRIBE', 5, Buffer.from([0xa2, 0x06, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61])],
+  ] as const)('is malformed in %s', (_name, version, bad) => {
+    const out = decodeAll([mqttPacket.generate(version === 5 ? connect5 : connect4), bad]);
+    expect(out).toHaveLength(2);
+    expect((out[1] as { error: DecodeError }).error).toMatchObject({ kind: 'malformed', message: expect.stringMatching(/packet identifier 0/) });
+  });
+
+  it('a QoS 0 PUBLISH has no identifier and decodes', () => {
+    const out = packetsOf(decodeAll([mqttPacket.generate(connect4), Buffer.from([0x30, 0x03, 0x00, 0x01, 0x61])]));
+    expect(out[1]).toMatchObject({ cmd: 'publish', qos: 0, topic: 'a' });
+  });
+});
+
 /** Every decode ends either in packets or in exactly one error that is the last result. */
 function checkWellFormed(results: Decoded[]): void {
   const errors = results.filter((r) => 'error' in r);
