@@ -49,17 +49,18 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     }
     if (s.closing) return;
   }
-  await cancelDelayedWill(fabric, clientId);
-
   const expiryMs = s.sessionExpiry * 1000;
   const store = new SessionStateStore(fabric, clientId, Math.max(1, expiryMs));
   s.stateStore = store;
+  // the will and the stored session are independent: both requests go out at once
+  const willCancelled = cancelDelayedWill(fabric, clientId);
   let stored: StoredSubscription[] | undefined;
   if (opts.cleanStart) {
     // [MQTT-3.1.2-4] an earlier session of this client id ends here
-    if (await store.discardIfPresent()) await fabric.deleteQueue(sessionQueueName(clientId));
+    const [, hadSession] = await Promise.all([willCancelled, store.discardIfPresent()]);
+    if (hadSession) await fabric.deleteQueue(sessionQueueName(clientId));
   } else {
-    stored = await store.open(s.sessionExpiry > 0);
+    [, stored] = await Promise.all([willCancelled, store.open(s.sessionExpiry > 0)]);
   }
   s.persistentAtConnect = stored !== undefined || s.sessionExpiry > 0;
 
