@@ -85,9 +85,6 @@ export function escapeHeaderText(text: string, command: string, version: StompVe
   return text.replace(/[\\\r\n:]/g, (c) => table[c] ?? c);
 }
 
-const NUL = Buffer.from([0]);
-const NUL_EOL = Buffer.from([0, 10]);
-
 /**
  * Bytes for one frame. A non-empty body always gets a `content-length` (bodies are binary
  * and may hold NULs); one the caller set is replaced. `trailingEol` adds the optional EOL
@@ -104,7 +101,14 @@ export function serializeFrame(frame: OutgoingFrame, version: StompVersion, trai
   }
   if (body.length > 0) head += `content-length:${body.length}\n`;
   head += '\n';
-  return Buffer.concat([Buffer.from(head, 'utf8'), body, trailingEol ? NUL_EOL : NUL]);
+  // one allocation for the whole frame (this runs once per MESSAGE)
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headBytes + body.length + (trailingEol ? 2 : 1));
+  out.write(head, 0, 'utf8');
+  body.copy(out, headBytes);
+  out[headBytes + body.length] = 0;
+  if (trailingEol) out[headBytes + body.length + 1] = 10;
+  return out;
 }
 
 /** One EOL: a heart-beat (STOMP 1.1+ §Heart-beating). */
