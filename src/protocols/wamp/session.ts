@@ -19,6 +19,7 @@ import type { Realm, WampRouter } from './router.js';
 import type { Serializer } from './serializer.js';
 import { handlers } from './handlers/index.js';
 import { ConfirmedPublisher } from '../shared/confirmed-publisher.js';
+import { AuthorizationCache } from '../shared/authorization-cache.js';
 
 export type SessionState = 'hello' | 'authenticating' | 'open' | 'closing' | 'closed';
 export type SessionEnd = 'goodbye' | 'abort' | 'transport';
@@ -73,6 +74,7 @@ export class WampSession implements WampPeer {
   /** publishes for this session (PUBLISH, CALL, YIELD), confirm window limits.maxInflightPerSession */
   publisher: ConfirmedPublisher | null = null;
   private readonly requestIds = new SessionScopeIds();
+  private authz: AuthorizationCache | null = null;
 
   constructor(readonly deps: SessionDeps) {}
 
@@ -147,8 +149,10 @@ export class WampSession implements WampPeer {
     this.send(out.error(code, requestId, uri, { args: [text] }, { message: text }));
   }
 
-  async authorize(request: Omit<AuthorizeRequest, 'vhost'>): Promise<void> {
-    await this.ctx.auth.authorize(this.principal, { ...request, vhost: this.vhost });
+  /** grants are remembered for the session (as STOMP and MQTT do): a stream of PUBLISHes asks once */
+  authorize(request: Omit<AuthorizeRequest, 'vhost'>): Promise<void> {
+    this.authz ??= new AuthorizationCache(this.ctx.auth, this.principal);
+    return this.authz.authorize({ ...request, vhost: this.vhost });
   }
 
   /** the session's publisher, once there is room in its confirm window */
