@@ -57,7 +57,6 @@ export class WampConnection implements ProtocolConnection {
 
   onData(data: Buffer): void {
     if (this.closed) return;
-    this.ctx.metrics.bytesIn.inc({ protocol: 'wamp', transport: this.link.transport }, data.length);
     const decoded = this.serializer.decode(data);
     const parsed = decoded.ok ? parseMessage(decoded.value) : decoded;
     if (!parsed.ok) {

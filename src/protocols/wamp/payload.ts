@@ -84,9 +84,17 @@ function decodeEnvelope(body: Buffer): Payload | null {
   return out;
 }
 
+/** the content types WAMP publishes itself, already in the form mediaType() returns */
+const KNOWN_MEDIA_TYPES: ReadonlyMap<string, string> = new Map([
+  [TEXT_CONTENT_TYPE, 'text/plain'],
+  [JSON_CONTENT_TYPE, JSON_CONTENT_TYPE],
+  [ENVELOPE_CONTENT_TYPE, ENVELOPE_CONTENT_TYPE],
+  [BINARY_CONTENT_TYPE, BINARY_CONTENT_TYPE],
+]);
+
 function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return '';
-  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  return KNOWN_MEDIA_TYPES.get(contentType) ?? (contentType.split(';')[0] ?? '').trim().toLowerCase();
 }
 
 function textOrBytes(body: Buffer): string | Buffer {
