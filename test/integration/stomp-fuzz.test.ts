@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeFrame, type StompFrame } from '../../src/protocols/stomp/frame.js';
 import { createStompProtocol } from '../../src/protocols/stomp/index.js';
 import { StompParser } from '../../src/protocols/stomp/parser.js';
+import { byteMutation, cutPoints, garbage, mutate, splitAt, stompFrame } from '../support/fuzz-arbitraries.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { RawStompClient } from '../unit/stomp/support/raw-client.js';
 
@@ -42,29 +43,13 @@ function feed(port: number, chunks: Buffer[], waitMs: number): Promise<Outcome> 
   });
 }
 
-const arbHeaders = fc.array(fc.tuple(fc.constantFrom('destination', 'id', 'ack', 'receipt', 'content-length', 'transaction', 'selector', 'x-max-length', 'prefetch-count', 'heart-beat', 'accept-version'), fc.string({ maxLength: 12 })), { maxLength: 5 });
-const arbFrame = fc.record({
-  command: fc.constantFrom('CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT', 'MESSAGE', 'XYZ'),
-  headers: arbHeaders,
-  body: fc.uint8Array({ maxLength: 64 }),
-});
-const mutation = fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), op: fc.constantFrom('flip', 'insert', 'delete') });
-
 const arbInput = fc.oneof(
-  fc.uint8Array({ minLength: 1, maxLength: 600 }).map((b) => Buffer.from(b)),
-  fc.tuple(fc.boolean(), fc.array(arbFrame, { minLength: 1, maxLength: 4 }), fc.array(mutation, { maxLength: 4 })).map(([withConnect, frames, muts]) => {
-    const bytes = [...Buffer.concat([
+  garbage(600),
+  fc.tuple(fc.boolean(), fc.array(stompFrame, { minLength: 1, maxLength: 4 }), fc.array(byteMutation, { maxLength: 4 })).map(([withConnect, frames, muts]) =>
+    mutate(Buffer.concat([
       ...(withConnect ? [Buffer.from('CONNECT\naccept-version:1.2\n\n\0')] : []),
       ...frames.map((f) => serializeFrame({ command: f.command, headers: f.headers, body: Buffer.from(f.body) }, '1.2')),
-    ])];
-    for (const m of muts) {
-      const at = m.at % (bytes.length + 1);
-      if (m.op === 'flip' && at < bytes.length) bytes[at] = m.byte;
-      else if (m.op === 'insert') bytes.splice(at, 0, m.byte);
-      else bytes.splice(at, 1);
-    }
-    return Buffer.from(bytes);
-  }),
+    ]), muts)),
 );
 
 describe('E2E: STOMP listener under fuzzed input', () => {
@@ -88,11 +73,9 @@ describe('E2E: STOMP listener under fuzzed input', () => {
     let errors = 0;
     let runs = 0;
     await fc.assert(
-      fc.asyncProperty(arbInput, fc.array(fc.nat(), { maxLength: 4 }), async (input, cuts) => {
+      fc.asyncProperty(arbInput, cutPoints, async (input, cuts) => {
         runs++;
-        const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
-        const chunks = [...points, input.length].map((p, i, all) => input.subarray(i === 0 ? 0 : all[i - 1], p)).filter((c) => c.length > 0);
-        const outcome = await feed(gw.ports.stomp!, chunks, 600);
+        const outcome = await feed(gw.ports.stomp!, splitAt(input, cuts), 600);
         const errorAt = outcome.frames.findIndex((f) => f.command === 'ERROR');
         if (errorAt >= 0) {
           errors++;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Code, MAX_ID, out, parseMessage } from '../../../src/protocols/wamp/messages.js';
 import { jsonSerializer, msgpackSerializer } from '../../../src/protocols/wamp/serializer.js';
+import { wampAnyValue, wampNearMessage } from '../../support/fuzz-arbitraries.js';
 
 // UNIT: every message a client may send, as written on the wire, → the parsed shape
 const valid: Array<{ name: string; wire: unknown[]; parsed: Record<string, unknown> }> = [
@@ -77,11 +78,8 @@ describe('UNIT: wamp messages - build', () => {
 
 // Fuzz: arbitrary values and arbitrary bytes never throw; they parse or are refused.
 describe('UNIT: wamp messages - fuzz', () => {
-  const anyValue = fc.anything({ withBigInt: false, withMap: false, withSet: false, withDate: true, withTypedArray: true });
-  const nearMessage = fc.tuple(
-    fc.constantFrom(1, 3, 5, 6, 8, 16, 32, 34, 48, 49, 64, 66, 70, 2, 36, 0, -1, 1.5),
-    fc.array(fc.oneof(anyValue, fc.integer(), fc.string(), fc.dictionary(fc.string(), anyValue), fc.array(anyValue)), { maxLength: 7 }),
-  ).map(([code, rest]) => [code, ...rest]);
+  const anyValue = wampAnyValue;
+  const nearMessage = wampNearMessage;
 
   it('parseMessage never throws on any value', () => {
     fc.assert(fc.property(fc.oneof(anyValue, nearMessage), (value) => {
