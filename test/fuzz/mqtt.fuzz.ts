@@ -246,10 +246,14 @@ async function runCase(ports: { mqtt: number; http: number }, c: MqttCase, stats
 
 class HealthyMqtt implements HealthyClient {
   private waiting: { payload: string; resolve: () => void } | undefined;
+  private step = 'idle';
+  /** deliveries that came after their round trip had given up */
+  late = 0;
 
   private constructor(private readonly client: MqttClient, private readonly topic: string) {
     client.on('message', (_topic, payload) => {
       if (this.waiting && payload.toString() === this.waiting.payload) this.waiting.resolve();
+      else this.late++;
     });
   }
 
@@ -263,8 +267,15 @@ class HealthyMqtt implements HealthyClient {
 
   async roundTrip(payload: string): Promise<void> {
     const delivered = new Promise<void>((resolve) => { this.waiting = { payload, resolve }; });
+    this.step = 'waiting for PUBACK';
     await this.client.publishAsync(this.topic, payload, { qos: 1 });
+    this.step = 'PUBACK received, waiting for the delivery';
     await delivered;
+    this.step = 'idle';
+  }
+
+  stage(): string {
+    return `${this.step}; ${this.late} deliveries arrived late; client ${this.client.connected ? 'connected' : 'disconnected'}`;
   }
 
   async close(): Promise<void> {

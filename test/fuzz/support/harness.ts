@@ -65,6 +65,8 @@ export interface FuzzGateway {
   settledMemory(): Promise<NodeJS.MemoryUsage>;
   /** pino lines at error (50) or fatal (60) level, as they came */
   errorLines: string[];
+  /** the last pino lines at warn level (40), for the report when something failed */
+  warnLines: string[];
   exitedEarly(): string | undefined;
 }
 
@@ -81,11 +83,18 @@ export async function spawnFuzzGateway(extraArgs: string[] = []): Promise<FuzzGa
   ], { nodeArgs: ['--expose-gc', '--import', GC_PROBE], env: GATEWAY_ENV });
 
   const errorLines: string[] = [];
+  const warnLines: string[] = [];
   let partial = '';
   gw.child.stdout?.on('data', (d: string) => {
     const lines = (partial + d).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) if (/"level":(50|60)\b/.test(line) && errorLines.length < 50) errorLines.push(line);
+    for (const line of lines) {
+      if (/"level":(50|60)\b/.test(line) && errorLines.length < 50) errorLines.push(line);
+      if (/"level":40\b/.test(line)) {
+        warnLines.push(line);
+        if (warnLines.length > 20) warnLines.shift();
+      }
+    }
   });
 
   const probes: Array<(m: NodeJS.MemoryUsage) => void> = [];
@@ -108,6 +117,7 @@ export async function spawnFuzzGateway(extraArgs: string[] = []): Promise<FuzzGa
     gw,
     fabric,
     errorLines,
+    warnLines,
     exitedEarly: () => exit,
     settledMemory: async () => {
       const answer = new Promise<NodeJS.MemoryUsage>((resolve) => probes.push(resolve));
@@ -159,6 +169,8 @@ export class FuzzStats {
 export interface HealthyClient {
   /** publish `payload` and resolve when its own subscription delivered it */
   roundTrip(payload: string): Promise<void>;
+  /** where the current round trip is, for the failure message */
+  stage?(): string;
   close(): Promise<void>;
 }
 
@@ -193,12 +205,13 @@ export class Liveness {
 
   private async once(): Promise<void> {
     const payload = `alive-${process.pid}-${++this.n}`;
+    const started = Date.now();
     const timeout = sleep(ROUND_TRIP_TIMEOUT_MS).then(() => { throw new Error(`round trip ${this.n} took over ${ROUND_TRIP_TIMEOUT_MS} ms`); });
     try {
-      await Promise.race([this.client.roundTrip(payload), timeout]);
+      await Promise.race([this.client.roundTrip(payload), timeout.catch((err: Error) => { throw new Error(`${err.message}${this.client.stage ? `, ${this.client.stage()}` : ''}`); })]);
       this.ok++;
     } catch (err) {
-      if (this.failures.length < 20) this.failures.push((err as Error).message);
+      if (this.failures.length < 20) this.failures.push(`${(err as Error).message} (started at ${new Date(started).toISOString()})`);
       else this.failures.push('…');
     }
   }
@@ -339,6 +352,7 @@ function formatReport(r: FuzzReport, plan: FuzzPlan<unknown>): string {
     `  gateway alive: ${r.gatewayAlive}; /healthz ${r.healthz}; connections left over ${r.leftoverConnections}; error log lines ${r.errorLogLines.length}`,
     ...(r.failure ? [`  FAILURE: ${r.failure}`] : []),
     ...r.errorLogLines.slice(0, 5).map((l) => `  log: ${l.slice(0, 400)}`),
+    ...(r.roundTripFailures.length > 0 ? plan.target.warnLines.map((l) => `  warn: ${l.slice(0, 400)}`) : []),
   ].join('\n');
 }
 
