@@ -51,6 +51,11 @@ export const MqttSchema = Type.Object({
   topicAliasMaximum: Type.Integer({ minimum: 0, maximum: 65535 }),
   /** queued messages kept for an offline persistent session (x-max-length) */
   maxQueuedMessages: Type.Integer({ minimum: 1 }),
+  /**
+   * unacknowledged deliveries the broker may push to one session's consumers (basic.qos);
+   * the gateway holds at most this many messages per session beyond what the socket took
+   */
+  prefetch: Type.Integer({ minimum: 1, maximum: 65535 }),
   retainedExchange: Type.String({ minLength: 1 }),
 });
 

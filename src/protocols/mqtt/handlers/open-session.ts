@@ -73,7 +73,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     expiryMs: s.persistentAtConnect ? Math.max(1, expiryMs) : undefined,
     maxQueuedMessages: ctx.config.mqtt.maxQueuedMessages,
     sharedExpiryMs: Math.max(1, ctx.config.mqtt.maxSessionExpirySeconds * 1000),
-    prefetch: Math.max(window, 128),
+    prefetch: Math.max(window, ctx.config.mqtt.prefetch),
     onDelivery: (d, consumer, shared) => s.onDelivery(d, consumer, shared),
   });
   s.outbound = new Outbound({
