@@ -4,5 +4,5 @@ export { FairHeader, fairOutputQueue, publisherQueue } from './names.js';
 export { DeficitRoundRobin } from './drr.js';
 export { jainIndex } from './stats.js';
 export type { DispatchTuning } from './tuning.js';
-export { fairStatusSource, registerFairRoutes, type FairStatusSource } from './http.js';
+export { fairStatusSource, type FairStatusSource } from './status-source.js';
 export { registerFairMetrics } from './metrics.js';

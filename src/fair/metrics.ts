@@ -1,7 +1,7 @@
 // Prometheus gauges per fair stream, read from fairStatus() when scraped (so they cost nothing
 // between scrapes). Registered on the gateway's registry next to the process metrics.
 import { Gauge, type Registry } from 'prom-client';
-import type { FairStatusSource } from './http.js';
+import type { FairStatusSource } from './status-source.js';
 
 export function registerFairMetrics(registry: Registry, fair: FairStatusSource): void {
   if (registry.getSingleMetric('tributary_fair_publishers') !== undefined) return;

@@ -10,7 +10,7 @@
 //  - overview, fair streams, live page: summed counts and per-worker detail.
 // A worker that does not answer in time is listed as missing, never waited for.
 import { AggregatorRegistry, Gauge, type Aggregator, type PrometheusContentType, type Registry } from 'prom-client';
-import type { FairStatusSource } from '../fair/http.js';
+import type { FairStatusSource } from '../fair/status-source.js';
 import type { FairStreamStatus } from '../fair/fair-fabric.js';
 import type { GatewayContext } from '../protocols/types.js';
 import { withTimeout } from '../transport/acceptor.js';
