@@ -65,6 +65,8 @@ export const WampSchema = Type.Object({
   allowAnyRealm: Type.Boolean(),
   allowAnonymous: Type.Boolean(),
   callTimeoutMs: Millis,
+  /** CALLs of one session awaiting their RESULT; beyond, ERROR tributary.error.limit_exceeded */
+  maxPendingCallsPerSession: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
 });
 
 export const WebSocketSchema = Type.Object({

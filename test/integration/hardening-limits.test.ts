@@ -364,9 +364,9 @@ describe('limits - in-flight per session (limits.maxInflightPerSession)', () => 
     expect((await third).body).toBe('m2');
   });
 
-  it('WAMP: CALLs awaiting their RESULT are capped at maxInflightPerSession; the next is refused with an ERROR, the session stays open', async () => {
+  it('WAMP: CALLs awaiting their RESULT are capped at wamp.maxPendingCallsPerSession; the next is refused with an ERROR, the session stays open', async () => {
     const window = 4;
-    const gw = await gateway({ limits: { maxInflightPerSession: window } });
+    const gw = await gateway({ wamp: { maxPendingCallsPerSession: window } });
     const callee = await wampSession(gw);
     callee.send([64, 1, {}, 'inflight.slow']);
     expect((await callee.next())[0]).toBe(65);

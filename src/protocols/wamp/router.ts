@@ -69,7 +69,7 @@ export class WampRouter {
       log,
       // CALLs awaiting their RESULT: beyond, ERROR (waiting could deadlock a session that
       // calls its own procedures: its YIELDs would queue behind the CALL)
-      maxPendingCallsPerSession: this.ctx.config.limits.maxInflightPerSession,
+      maxPendingCallsPerSession: this.ctx.config.wamp.maxPendingCallsPerSession,
       invocationPrefetch: INVOCATION_PREFETCH,
     });
     return { vhost, fabric: session, broker, dealer };
