@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../support/broker.js';
 import { byteMutation, cutPoints, garbage, mqttClientPacket, mutate, splitAt, type ByteMutation } from '../support/fuzz-arbitraries.js';
 import { killAllGatewayProcesses } from '../support/gateway-process.js';
-import { HANG_MS, LINGER_MS, expectations, fuzzTestTimeoutMs, runFuzz, spawnFuzzGateway, type FuzzGateway, type FuzzStats, type HealthyClient } from './support/harness.js';
-import { rawWebSocketExchange, tcpExchange, wsExchange, type Outcome, type ServerReader } from './support/wire.js';
+import { HANG_MS, LINGER_MS, expectations, fuzzTestTimeoutMs, rawWebSocketCase, runFuzz, spawnFuzzGateway, type FuzzGateway, type FuzzStats, type HealthyClient } from './support/harness.js';
+import { tcpExchange, wsExchange, type Outcome, type ServerReader } from './support/wire.js';
 
 type Version = 3 | 4 | 5;
 type Transport = 'tcp' | 'ws';
@@ -185,15 +185,7 @@ async function runCase(ports: { mqtt: number; http: number }, c: MqttCase, stats
     return;
   }
   if (c.kind === 'ws-frames') {
-    stats.bytesSent += c.bytes.length;
-    const outcome = await rawWebSocketExchange(ports.http, '/mqtt', 'mqtt', splitAt(c.bytes, c.cuts), { lingerMs: LINGER_MS, hangMs: HANG_MS, abort: c.abort });
-    if (c.abort) stats.aborted++;
-    stats.connections++;
-    if (outcome.closedBy === 'server') stats.closedByServer++;
-    else stats.closedByClient++;
-    if (!c.abort) expect(outcome.upgraded || outcome.closedBy === 'server', 'the upgrade was answered').toBe(true);
-    expect(outcome.hung, `raw WebSocket frames: still open after ${HANG_MS} ms (${c.bytes.toString('hex').slice(0, 200)})`).toBe(false);
-    stats.error('raw WebSocket frames: closed');
+    await rawWebSocketCase(stats, { port: ports.http, path: '/mqtt', subprotocol: 'mqtt' }, c.bytes, splitAt(c.bytes, c.cuts), c.abort);
     return;
   }
   let bytes: Buffer;

@@ -15,8 +15,8 @@ import { uniqueName } from '../support/broker.js';
 import { badUtf8, byteMutation, garbage, mutate, wampClientMessage, wampNearMessage, type ByteMutation } from '../support/fuzz-arbitraries.js';
 import { killAllGatewayProcesses } from '../support/gateway-process.js';
 import { openSession, type AbSession, type Opened } from '../integration/wamp-support.js';
-import { HANG_MS, LINGER_MS, expectations, fuzzTestTimeoutMs, runFuzz, spawnFuzzGateway, type FuzzGateway, type FuzzStats, type HealthyClient } from './support/harness.js';
-import { rawWebSocketExchange, wsExchange, type Outcome, type ServerReader, type WsMessage } from './support/wire.js';
+import { HANG_MS, LINGER_MS, expectations, fuzzTestTimeoutMs, rawWebSocketCase, runFuzz, spawnFuzzGateway, type FuzzGateway, type FuzzStats, type HealthyClient } from './support/harness.js';
+import { wsExchange, type Outcome, type ServerReader, type WsMessage } from './support/wire.js';
 
 type SerializerId = 'json' | 'msgpack';
 const SERIALIZERS: Record<SerializerId, Serializer> = { json: jsonSerializer, msgpack: msgpackSerializer };
@@ -152,15 +152,7 @@ async function runCase(httpPort: number, c: WampCase, stats: FuzzStats): Promise
     return;
   }
   if (c.kind === 'ws-frames') {
-    stats.bytesSent += c.bytes.length;
-    const outcome = await rawWebSocketExchange(httpPort, '/ws', SUBPROTOCOL[c.serializer], [c.bytes], { ...opts, abort: c.abort });
-    if (c.abort) stats.aborted++;
-    stats.connections++;
-    if (outcome.closedBy === 'server') stats.closedByServer++;
-    else stats.closedByClient++;
-    if (!c.abort) expect(outcome.upgraded || outcome.closedBy === 'server', 'the upgrade was answered').toBe(true);
-    expect(outcome.hung, `raw WebSocket frames: still open after ${HANG_MS} ms (${c.bytes.toString('hex').slice(0, 200)})`).toBe(false);
-    stats.error('raw WebSocket frames: closed');
+    await rawWebSocketCase(stats, { port: httpPort, path: '/ws', subprotocol: SUBPROTOCOL[c.serializer] }, c.bytes, [c.bytes], c.abort);
     return;
   }
 

@@ -92,8 +92,8 @@ function hasKeys(headers: Headers): boolean {
   return false;
 }
 
-/** a consumer's delivery, built in one object literal (this runs once per message) */
-export function toDelivery(msg: ConsumeMessage, deliveryTag: number, consumerTag: string): Delivery {
+/** a consumer's delivery or a basic.get answer, built in one object literal (this runs once per message) */
+export function toDelivery(msg: ConsumeMessage | GetMessage, deliveryTag: number, consumerTag: string): Delivery {
   return {
     body: msg.content,
     properties: fromAmqpProperties(msg.properties),
@@ -102,16 +102,5 @@ export function toDelivery(msg: ConsumeMessage, deliveryTag: number, consumerTag
     redelivered: msg.fields.redelivered,
     deliveryTag,
     consumerTag,
-  };
-}
-
-/** the fields of a delivery or a basic.get answer that every Delivery carries */
-export function deliveryFields(msg: ConsumeMessage | GetMessage) {
-  return {
-    body: msg.content,
-    properties: fromAmqpProperties(msg.properties),
-    exchange: msg.fields.exchange,
-    routingKey: msg.fields.routingKey,
-    redelivered: msg.fields.redelivered,
   };
 }

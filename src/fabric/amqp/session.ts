@@ -37,7 +37,7 @@ import type {
 } from '../types.js';
 import { AmqpConsumer } from './consumer.js';
 import { applyStep, declareQueue } from './declare.js';
-import { deliveryFields, toPublishOptions, validateName, validatePublish } from './message.js';
+import { toDelivery, toPublishOptions, validateName, validatePublish } from './message.js';
 import type { Slot } from './slot.js';
 import type { TopologyChannel } from './topology-channel.js';
 import { TopologyRecord, withQueueRenamed, type TopologyStep } from './topology-record.js';
@@ -302,7 +302,7 @@ export class AmqpSession implements FabricSession {
       }
     };
     if (!noAck) this.unsettledGets.add(settle);
-    return { ...deliveryFields(msg), deliveryTag: msg.fields.deliveryTag, consumerTag: '', settle };
+    return Object.assign(toDelivery(msg, msg.fields.deliveryTag, ''), { settle });
   }
 
   // ---- lifecycle -------------------------------------------------------------------------

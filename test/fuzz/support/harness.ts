@@ -11,10 +11,12 @@
 // Everything a test asserts is in the returned FuzzReport.
 import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
+import { expect } from 'vitest';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { amqpUrl, brokerAvailable } from '../../support/broker.js';
 import { mib, spawnGateway, type GatewayProcess } from '../../support/gateway-process.js';
+import { rawWebSocketExchange } from './wire.js';
 
 /** seconds of fuzzing per protocol: TRIBUTARY_TEST_FUZZ_SECONDS, default 60 */
 export const FUZZ_SECONDS = budgetSeconds();
@@ -394,4 +396,27 @@ function openFds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * One case of hand-made WebSocket frames (masking, opcodes, lengths mutated) sent after a valid
+ * upgrade in `chunks`: the upgrade is answered, the server closes or the client gives up by
+ * itself, and the connection never hangs.
+ */
+export async function rawWebSocketCase(
+  stats: FuzzStats,
+  target: { port: number; path: string; subprotocol: string },
+  bytes: Buffer,
+  chunks: Buffer[],
+  abort: boolean,
+): Promise<void> {
+  stats.bytesSent += bytes.length;
+  const outcome = await rawWebSocketExchange(target.port, target.path, target.subprotocol, chunks, { lingerMs: LINGER_MS, hangMs: HANG_MS, abort });
+  if (abort) stats.aborted++;
+  stats.connections++;
+  if (outcome.closedBy === 'server') stats.closedByServer++;
+  else stats.closedByClient++;
+  if (!abort) expect(outcome.upgraded || outcome.closedBy === 'server', 'the upgrade was answered').toBe(true);
+  expect(outcome.hung, `raw WebSocket frames: still open after ${HANG_MS} ms (${bytes.toString('hex').slice(0, 200)})`).toBe(false);
+  stats.error('raw WebSocket frames: closed');
 }
