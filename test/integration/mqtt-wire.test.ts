@@ -269,13 +269,29 @@ describe('E2E: MQTT graceful shutdown', () => {
   });
 });
 
-describe.runIf(brokerAvailable)('E2E: MQTT QoS 2 dedup on [rabbitmq]', () => {
+describe.runIf(brokerAvailable)('E2E: MQTT on [rabbitmq]: QoS 2 dedup, nothing after DISCONNECT', () => {
   let gw: TestGateway;
   beforeAll(async () => {
     gw = await startTestGateway({}, { fabric: 'amqp' });
   });
   afterAll(async () => {
     await gw?.stop();
+  });
+
+  it('nothing follows a DISCONNECT: acknowledgements still awaiting the broker when a malformed packet ends the connection are not written (5.0; found by the live fuzz)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const r = await RawClient.connect(gw.ports.mqtt!, 5);
+      await r.connectAs(uniqueName('c'), {}, 5);
+      // one write: a QoS 2 PUBLISH (PUBREC after the broker's confirm) and its PUBREL (PUBCOMP
+      // behind it), then a malformed packet (a fifth remaining-length byte) that ends the
+      // connection at once — before the broker has answered
+      const v5 = { protocolVersion: 5 } as const;
+      const publish = mqttPacket.generate({ cmd: 'publish', topic: topicName('farewell'), qos: 2, messageId: 7, dup: false, retain: false, payload: Buffer.from('x') }, v5);
+      const pubrel = mqttPacket.generate({ cmd: 'pubrel', messageId: 7 } as Packet, v5);
+      r.write(Buffer.concat([publish, pubrel, Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01])]));
+      await r.closed;
+      expect(r.received.map((p) => p.cmd), `round ${round}`).toEqual(['disconnect']);
+    }
   });
 
   it('a retransmitted QoS 2 PUBLISH reaches subscribers once', async () => {

@@ -52,6 +52,8 @@ export class MqttSession implements ProtocolConnection {
   private logBindings: Record<string, string> = {};
   readonly connectedAt = new Date();
   state: SessionState = 'awaiting-connect';
+  /** a DISCONNECT or a refusing CONNACK went out, or the connection ends for a bad packet: nothing more goes on the wire */
+  private farewellSent = false;
   version: ProtocolVersion = 4;
   clientId: string | undefined;
   vhost: string | undefined;
@@ -199,6 +201,9 @@ export class MqttSession implements ProtocolConnection {
     } else if (this.state === 'connected' && this.version === 5) {
       this.sendDisconnect(error.kind === 'too-large' ? Reason.PACKET_TOO_LARGE : Reason.MALFORMED_PACKET, error.message);
     }
+    // the connection ends for a malformed packet: acknowledgements still being worked out
+    // (a confirm that lands after this point) must not follow the goodbye
+    this.farewellSent = true;
     await this.end({ publishWill: true, reason: error.message });
   }
 
@@ -206,9 +211,15 @@ export class MqttSession implements ProtocolConnection {
 
   /** the one way out (batched per event-loop turn); false when the link is backed up */
   send(packet: Packet): boolean {
-    if (this.state === 'closed') return false;
+    if (this.state === 'closed' || this.farewellSent) return false;
     this.writer.write(encode(packet, this.version));
     return !this.writer.congested;
+  }
+
+  /** a packet encoded already (deliveries), under the same rule as send() */
+  writeEncoded(bytes: Buffer, afterFlush?: () => void): void {
+    if (this.state === 'closed' || this.farewellSent) return;
+    this.writer.write(bytes, afterFlush);
   }
 
   /** a Reason String only when the client did not turn problem information off [MQTT-3.1.2-29] */
@@ -221,6 +232,7 @@ export class MqttSession implements ProtocolConnection {
     if (this.version !== 5) return;
     const properties = detail === undefined ? undefined : { reasonString: detail.slice(0, 256) };
     this.send({ cmd: 'disconnect', reasonCode: reason, ...(properties ? { properties } : {}) });
+    this.farewellSent = true;
   }
 
   /** CONNACK with a refusal, then close [MQTT-3.2.2-6] */
@@ -231,6 +243,7 @@ export class MqttSession implements ProtocolConnection {
     } else {
       this.send({ cmd: 'connack', sessionPresent: false, returnCode: connackReturnFor(reason) });
     }
+    this.farewellSent = true;
     await this.end({ publishWill: false, reason: detail });
   }
 

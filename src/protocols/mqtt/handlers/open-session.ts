@@ -81,7 +81,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     window,
     maxPacketBytes: s.client.maximumPacketSize,
     topicAliasMaximum: s.client.topicAliasMaximum,
-    write: (bytes, afterFlush) => s.writer.write(bytes, afterFlush),
+    write: (bytes, afterFlush) => s.writeEncoded(bytes, afterFlush),
     onDropped: (reason) => s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason }),
     onDelivered: () => s.metrics.messagesDelivered.inc({ protocol: 'mqtt' }),
   });
