@@ -6,7 +6,7 @@
 // In the dispatcher a flow is one publisher queue and an item one delivery (cost 1): a quiet
 // publisher whose message arrives joins the round at its tail and is served within one round,
 // however long the other flows' backlogs are.
-import { Deque } from '../fabric/embedded/deque.js';
+import { Deque } from '../util/deque.js';
 
 interface Flow<T> {
   readonly items: Deque<{ item: T; cost: number }>;

@@ -3,7 +3,7 @@
 // scheduler, never inside publish).
 import type { Logger } from '../../log.js';
 import type { Consumer, Delivery, DeliveryHandler } from '../types.js';
-import { Deque } from './deque.js';
+import { Deque } from '../../util/deque.js';
 import type { QueuedMessage } from './message.js';
 import type { Queue, Subscriber } from './queue.js';
 import type { DeliveryScheduler, Flushable } from './scheduler.js';

@@ -5,7 +5,7 @@
 // Memory: a queue holds what its limits allow. Without x-max-length (or a TTL) it grows
 // with its backlog, exactly as a RabbitMQ queue does; set limits on queues that can back up.
 import type { Headers } from '../types.js';
-import { Deque } from './deque.js';
+import { Deque } from '../../util/deque.js';
 import type { DeathReason, QueuedMessage, RoutedMessage } from './message.js';
 import type { QueuePolicy } from './queue-args.js';
 

@@ -7,7 +7,7 @@
 // busy subscription cannot starve the others. Plain counters and one ring of members: no
 // allocation per message.
 
-import { Deque } from '../../fabric/embedded/deque.js';
+import { Deque } from '../../util/deque.js';
 
 export interface WindowMember {
   /** use the slot just granted for one waiting delivery; false when it has none (or has ended) */

@@ -10,7 +10,7 @@
 // Deliveries may come from another subscription of the same queue (message groups, selectors:
 // see queue-dispatch.ts); those are settled through their origin's consumer.
 
-import { Deque } from '../../fabric/embedded/deque.js';
+import { Deque } from '../../util/deque.js';
 import type { Consumer, Delivery, FabricSession } from '../../fabric/types.js';
 import type { Selector } from '../shared/selector/index.js';
 import type { Destination } from './destination.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Deque } from '../../../src/fabric/embedded/deque.js';
+import { Deque } from '../../../src/util/deque.js';
 
 type Op = { op: 'push' | 'unshift'; v: number } | { op: 'shift' } | { op: 'drain' };
 
@@ -10,7 +10,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ op: 'drain' as const }),
 );
 
-describe('UNIT: embedded deque', () => {
+describe('UNIT: deque', () => {
   it('behaves like an array model under any sequence of operations', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 200 }), (ops) => {
