@@ -17,6 +17,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqttPacket from 'mqtt-packet';
+import { directAmqpRate } from './lib/direct-amqp.js';
 
 const AMQP_URL = process.env.TRIBUTARY_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const MESSAGES = Number(process.argv[2] ?? 20_000);
@@ -171,35 +172,8 @@ async function mqttRun(port: number, qos: 0 | 1, messages = MESSAGES): Promise<n
   return rate(MESSAGES, ms);
 }
 
-async function amqpRun(confirmAndAck: boolean): Promise<number> {
-  const conn = await amqplib.connect(AMQP_URL);
-  const consumeCh = await conn.createChannel();
-  const key = `bench.${process.pid}.${Date.now()}`;
-  const { queue } = await consumeCh.assertQueue('', { exclusive: true });
-  await consumeCh.bindQueue(queue, 'amq.topic', key);
-  if (confirmAndAck) await consumeCh.prefetch(32);
-  let received = 0;
-  const all = new Promise<void>((resolve) => {
-    void consumeCh.consume(
-      queue,
-      (m) => {
-        if (m && confirmAndAck) consumeCh.ack(m);
-        if (++received === MESSAGES) resolve();
-      },
-      { noAck: !confirmAndAck },
-    );
-  });
-  const pubCh = confirmAndAck ? await conn.createConfirmChannel() : await conn.createChannel();
-  const t0 = performance.now();
-  for (let i = 0; i < MESSAGES; i++) {
-    const more = pubCh.publish('amq.topic', key, PAYLOAD, { deliveryMode: confirmAndAck ? 2 : 1 });
-    if (!more) await new Promise((r) => pubCh.once('drain', r));
-  }
-  if (confirmAndAck) await (pubCh as amqplib.ConfirmChannel).waitForConfirms();
-  await all;
-  const ms = performance.now() - t0;
-  await conn.close();
-  return rate(MESSAGES, ms);
+function amqpRun(confirmAndAck: boolean): Promise<number> {
+  return directAmqpRate({ url: AMQP_URL, messages: MESSAGES, payload: PAYLOAD, confirmAndAck, prefetch: 32 });
 }
 
 interface MemoryStep {

@@ -17,6 +17,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serializeFrame, type StompFrame } from '../src/protocols/stomp/frame.js';
 import { StompParser } from '../src/protocols/stomp/parser.js';
+import { directAmqpRate } from './lib/direct-amqp.js';
 
 const AMQP_URL = process.env.TRIBUTARY_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const PLUGIN_PORT = Number(process.env.TRIBUTARY_BENCH_RABBIT_STOMP_PORT ?? 61623);
@@ -120,31 +121,8 @@ async function stompRun(port: number, confirmed: boolean): Promise<number> {
   return rate(MESSAGES, ms);
 }
 
-async function amqpRun(confirmAndAck: boolean): Promise<number> {
-  const conn = await amqplib.connect(AMQP_URL);
-  const consumeCh = await conn.createChannel();
-  const key = `bench.${process.pid}.${Date.now()}`;
-  const { queue } = await consumeCh.assertQueue('', { exclusive: true });
-  await consumeCh.bindQueue(queue, 'amq.topic', key);
-  if (confirmAndAck) await consumeCh.prefetch(PREFETCH);
-  let received = 0;
-  const all = new Promise<void>((resolve) => {
-    void consumeCh.consume(queue, (m) => {
-      if (m && confirmAndAck) consumeCh.ack(m);
-      if (++received === MESSAGES) resolve();
-    }, { noAck: !confirmAndAck });
-  });
-  const pubCh = confirmAndAck ? await conn.createConfirmChannel() : await conn.createChannel();
-  const t0 = performance.now();
-  for (let i = 0; i < MESSAGES; i++) {
-    const more = pubCh.publish('amq.topic', key, PAYLOAD, { deliveryMode: confirmAndAck ? 2 : 1 });
-    if (!more) await new Promise((r) => pubCh.once('drain', r));
-  }
-  if (confirmAndAck) await (pubCh as amqplib.ConfirmChannel).waitForConfirms();
-  await withTimeout(all, 120_000, () => `AMQP: ${received}/${MESSAGES}`);
-  const ms = performance.now() - t0;
-  await conn.close();
-  return rate(MESSAGES, ms);
+function amqpRun(confirmAndAck: boolean): Promise<number> {
+  return directAmqpRate({ url: AMQP_URL, messages: MESSAGES, payload: PAYLOAD, confirmAndAck, prefetch: PREFETCH });
 }
 
 // ---- plumbing -------------------------------------------------------------------------------
