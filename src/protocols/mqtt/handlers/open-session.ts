@@ -87,7 +87,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   });
   if (stored !== undefined && stored.length > 0) {
     await s.subscriptions.restore(stored.map(fromStored));
-    s.metrics.subscriptions.inc({ protocol: 'mqtt' }, stored.length);
+    s.metrics.subscriptions.inc({ protocol: 'mqtt' }, s.subscriptions.size); // what was restored: a $fair/ stream removed meanwhile is dropped
   }
   if (stored === undefined && s.sessionExpiry > 0) await store.save([]); // the session exists from now on
   if (s.closing) return;
