@@ -267,14 +267,20 @@ describe('UNIT: STOMP codec properties', () => {
         const [event] = parseChunks([bytes], version, BIG).filter((e) => e.kind !== 'heartbeat');
         expect(event?.kind).toBe('frame');
         const got = (event as { frame: StompFrame }).frame;
+        const lossy = (s: string) => (version === '1.0' ? s.replace(/[\r\n]/g, ' ') : s.replace(/\r/g, ' '));
+        // two names can become one once the version's lost octets are replaced ("\n" and "\r"
+        // in 1.0): the first occurrence wins, as for any repeated header
+        const seen = new Set<string>();
         for (const [n, v] of f.headers) {
           if (n === 'content-length' || (version === '1.0' && n.includes(':'))) continue;
-          const lossy = (s: string) => (version === '1.0' ? s.replace(/[\r\n]/g, ' ') : s.replace(/\r/g, ' '));
+          if (seen.has(lossy(n))) continue;
+          seen.add(lossy(n));
           expect(got.headers[lossy(n)]).toBe(lossy(v));
         }
         expect(got.body).toEqual(Buffer.from(f.body));
       }),
-      { numRuns: 300 },
+      // the counterexample CI found (2026-11-23): "\n" and "\r" both become " " in 1.0
+      { numRuns: 300, examples: [[{ command: 'SEND', headers: [['\n', ''], ['\r', '\u0001']], body: new Uint8Array() }, '1.0']] },
     );
   });
 
