@@ -47,20 +47,10 @@ export class MqttModule implements ProtocolModule {
    * this process holds a client id lock, so that no request for it goes unheard.
    */
   async takeoverRequests(vhost: string): Promise<TakeoverRequests> {
-    let feed = this.takeoverFeeds.get(vhost);
-    if (feed === undefined) {
+    return startedFor(this.takeoverFeeds, vhost, () => {
       const { fabric, nodeId, log } = this.ctx;
-      feed = new TakeoverRequests(fabric, vhost, nodeId, (r) => this.onTakeoverRequest(vhost, r), log.child({ component: 'mqtt-takeover', vhost }));
-      this.takeoverFeeds.set(vhost, feed);
-    }
-    try {
-      await feed.start();
-    } catch (err) {
-      if (this.takeoverFeeds.get(vhost) === feed) this.takeoverFeeds.delete(vhost);
-      void feed.close();
-      throw err;
-    }
-    return feed;
+      return new TakeoverRequests(fabric, vhost, nodeId, (r) => this.onTakeoverRequest(vhost, r), log.child({ component: 'mqtt-takeover', vhost }));
+    });
   }
 
   private onTakeoverRequest(vhost: string, request: TakeoverRequest): void {
@@ -70,20 +60,10 @@ export class MqttModule implements ProtocolModule {
 
   /** the vhost's retained store, started on first use */
   async retained(vhost: string): Promise<RetainedStore> {
-    let store = this.retainedStores.get(vhost);
-    if (store === undefined) {
+    return startedFor(this.retainedStores, vhost, () => {
       const { config, fabric, nodeId, log } = this.ctx;
-      store = new RetainedStore(fabric, vhost, nodeId, config.mqtt.retainedExchange, this.retainedLimits, log.child({ component: 'mqtt-retained', vhost }));
-      this.retainedStores.set(vhost, store);
-    }
-    try {
-      await store.start();
-    } catch (err) {
-      if (this.retainedStores.get(vhost) === store) this.retainedStores.delete(vhost);
-      void store.close();
-      throw err;
-    }
-    return store;
+      return new RetainedStore(fabric, vhost, nodeId, config.mqtt.retainedExchange, this.retainedLimits, log.child({ component: 'mqtt-retained', vhost }));
+    });
   }
 
   async close(): Promise<void> {
@@ -95,3 +75,25 @@ export class MqttModule implements ProtocolModule {
 }
 
 export const createMqttProtocol: ProtocolFactory = (ctx) => new MqttModule(ctx);
+
+interface VhostService {
+  start(): Promise<void>;
+  close(): Promise<unknown>;
+}
+
+/** the vhost's instance, created and started on first use; one whose start failed is forgotten */
+async function startedFor<T extends VhostService>(services: Map<string, T>, vhost: string, create: () => T): Promise<T> {
+  let service = services.get(vhost);
+  if (service === undefined) {
+    service = create();
+    services.set(vhost, service);
+  }
+  try {
+    await service.start();
+  } catch (err) {
+    if (services.get(vhost) === service) services.delete(vhost);
+    void service.close();
+    throw err;
+  }
+  return service;
+}
