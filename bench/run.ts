@@ -62,7 +62,7 @@ function parseArgs(argv: string[]): Cli {
 function usage(): string {
   const lines = scenarios.map((s) => `  ${s.name.padEnd(26)} ${s.title}${s.inAll === false ? ' (not in all)' : ''}`);
   return [
-    'usage: npm run bench -- <scenario…>|all|list [--runs N] [--scale X] [--targets tributary,rabbitmq,mosquitto,amqp] [--latest] [--cpu-prof]',
+    'usage: npm run bench -- <scenario…>|all|list [--runs N] [--scale X] [--targets tributary,rabbitmq,floor,mosquitto,amqp] [--latest] [--cpu-prof]',
     '       npm run bench -- fairness [its own arguments]',
     '',
     'scenarios:',
@@ -70,7 +70,7 @@ function usage(): string {
     `  ${'fairness'.padEnd(26)} per-publisher fair queues (bench/fairness.ts)`,
     '',
     '--scale multiplies message counts and phase durations (0.1 for a quick try); --latest also writes',
-    'results/latest.md; --cpu-prof starts Tributary with node --cpu-prof (profiles in results/profiles/).',
+    'results/latest.md; --cpu-prof starts Tributary and the gateway floor with node --cpu-prof (profiles in results/profiles/).',
   ].join('\n');
 }
 
@@ -100,6 +100,7 @@ async function main(): Promise<number> {
     ...(cli.runs !== undefined ? { runs: cli.runs } : {}),
     ...(cli.only ? { only: cli.only } : {}),
     ...(cli.cpuProf ? { tributaryNodeArgs: ['--cpu-prof', '--cpu-prof-dir', `${RESULTS_DIR}profiles`] } : {}),
+    ...(cli.cpuProf ? { floorNodeArgs: ['--cpu-prof', '--cpu-prof-dir', `${RESULTS_DIR}profiles`] } : {}),
   };
   const report: BenchReport = {
     date: new Date().toISOString(),
@@ -111,6 +112,7 @@ async function main(): Promise<number> {
       rabbitmq: `RabbitMQ 3.10 plugins on ${RABBIT_PORTS.mqtt} (mqtt), ${RABBIT_PORTS.stomp} (stomp), ${RABBIT_PORTS.webStomp} (web_stomp), ${RABBIT_PORTS.webMqtt} (web_mqtt)`,
       mosquitto: `Mosquitto on ${MOSQUITTO_PORT}`,
       amqp: 'amqplib straight to RabbitMQ on 5672',
+      floor: 'the gateway floor (bench/floor/server.ts: net + amqplib, only what the flows need; its own process, CPU counted as gateway)',
     },
     scenarios: [],
     extra: [],
@@ -160,7 +162,7 @@ async function preflight(wanted: Scenario[]): Promise<Partial<Record<TargetName,
   const names = new Set(wanted.flatMap((s) => s.targets));
   if (!(await portOpen(RABBIT_PORTS.amqp))) {
     const why = `RabbitMQ does not answer on ${RABBIT_PORTS.amqp}`;
-    for (const n of ['tributary', 'rabbitmq', 'amqp'] as const) unavailable[n] = why;
+    for (const n of ['tributary', 'rabbitmq', 'floor', 'amqp'] as const) unavailable[n] = why;
   } else if (names.has('rabbitmq')) {
     const plugins = await ensurePlugins([RABBIT_PORTS.mqtt, RABBIT_PORTS.stomp, RABBIT_PORTS.webStomp, RABBIT_PORTS.webMqtt], log);
     log(plugins.detail);

@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { cpuSeconds, loadAverage1 } from './proc.js';
 import type { Measure, Scenario } from './scenario.js';
 import { median, ratio, Samples, type LatencySummary } from './stats.js';
-import { AMQP_URL, mosquittoTarget, rabbitTarget, tributaryTarget, type Target, type TargetName } from './targets.js';
+import { startFloor, type FloorProcess } from './floor.js';
+import { AMQP_URL, FLOOR_LABEL, floorTarget, mosquittoTarget, rabbitTarget, tributaryTarget, type Target, type TargetName } from './targets.js';
 import { startTributary, type TributaryProcess } from './tributary.js';
 
 export interface RunnerOptions {
@@ -17,6 +18,8 @@ export interface RunnerOptions {
   unavailable: Partial<Record<TargetName, string>>;
   tributarySet: Record<string, string | number | boolean>;
   tributaryNodeArgs?: string[];
+  /** node options for the gateway floor process (--cpu-prof) */
+  floorNodeArgs?: string[];
   log(message: string): void;
 }
 
@@ -83,6 +86,7 @@ export async function runScenario(s: Scenario, opts: RunnerOptions): Promise<Sce
   const report: ScenarioReport = { name: s.name, title: s.title, measures: s.measures, unit: s.unit, targets: [], seconds: 0 };
   if (s.flow) report.flow = s.flow(opts.scale);
   let trib: TributaryProcess | undefined;
+  let floor: FloorProcess | undefined;
   const targets: Target[] = [];
   const startTrib = async (): Promise<Target> => {
     trib = await startTributary({
@@ -107,6 +111,16 @@ export async function runScenario(s: Scenario, opts: RunnerOptions): Promise<Sce
           const why = (err as Error).message;
           opts.log(`${s.name}: Tributary did not start: ${why}`);
           report.targets.push({ name, label: label ?? 'Tributary → RabbitMQ', runs: [], skipped: `did not start: ${why}` });
+          continue;
+        }
+      } else if (name === 'floor') {
+        try {
+          floor = await startFloor({ amqpUrl: AMQP_URL, ...(opts.floorNodeArgs ? { nodeArgs: opts.floorNodeArgs } : {}) });
+          targets.push(floorTarget(floor.pid, floor));
+        } catch (err) {
+          const why = (err as Error).message;
+          opts.log(`${s.name}: the gateway floor did not start: ${why}`);
+          report.targets.push({ name, label: label ?? FLOOR_LABEL, runs: [], skipped: `did not start: ${why}` });
           continue;
         }
       } else if (name === 'mosquitto') targets.push(mosquittoTarget());
@@ -139,6 +153,10 @@ export async function runScenario(s: Scenario, opts: RunnerOptions): Promise<Sce
       const code = await trib.stop();
       if (code !== 0 && code !== null) report.tributaryOutput = trib.output();
     }
+    if (floor) {
+      const code = await floor.stop();
+      if (code !== 0 && code !== null) opts.log(`${s.name}: the gateway floor exited with ${code}:\n${floor.output()}`);
+    }
   }
   for (const t of report.targets) {
     const summary = summarise(t.runs);
@@ -157,6 +175,7 @@ async function runOnce(s: Scenario, target: Target, run: number, opts: RunnerOpt
   let timer: NodeJS.Timeout | undefined;
   try {
     if (target.name === 'tributary' && trib && !(await alive(target))) throw new Error(`Tributary is not running:\n${trib.output()}`);
+    if (target.name === 'floor' && !(await alive(target))) throw new Error('the gateway floor is not running');
     const timeoutMs = s.runTimeoutMs ?? 180_000;
     const measure = await Promise.race([
       s.run({ target, run, tag, scale: opts.scale, log: (m) => opts.log(`  ${s.name} ${target.name}: ${m}`) }),

@@ -3,7 +3,8 @@
 import type { Endpoint } from '../clients/conn.js';
 import { findProcess } from './proc.js';
 
-export type TargetName = 'tributary' | 'rabbitmq' | 'mosquitto' | 'amqp';
+/** `floor`: the gateway floor (bench/floor/), the thinnest external gateway on Tributary's stack */
+export type TargetName = 'tributary' | 'rabbitmq' | 'floor' | 'mosquitto' | 'amqp';
 
 export interface Endpoints {
   mqtt?: Endpoint;
@@ -19,7 +20,7 @@ export interface Target {
   /** what it is, for the table: "Tributary → RabbitMQ", "rabbitmq_mqtt", … */
   label: string;
   endpoints: Endpoints;
-  /** the gateway process (Tributary only) */
+  /** the gateway process (Tributary, the gateway floor) */
   gatewayPid?: number;
   /** the broker process: beam.smp for RabbitMQ-backed targets, mosquitto for Mosquitto */
   brokerPid?: number;
@@ -76,6 +77,23 @@ export function tributaryTarget(pid: number, ports: { stomp: number; mqtt: numbe
       mqttWs: { kind: 'ws', url: `ws://${HOST}:${ports.http}/mqtt`, protocol: 'mqtt' },
       stompWs: { kind: 'ws', url: `ws://${HOST}:${ports.http}/stomp`, protocol: 'v12.stomp', text: true },
       wampUrl: `ws://${HOST}:${ports.http}/wamp`,
+    },
+  };
+}
+
+export const FLOOR_LABEL = 'gateway floor (amqplib, no features)';
+
+/** the gateway floor: its own process (CPU counted as the gateway's) + RabbitMQ */
+export function floorTarget(pid: number, ports: { mqtt: number; stomp: number }): Target {
+  return {
+    name: 'floor',
+    label: FLOOR_LABEL,
+    gatewayPid: pid,
+    brokerPid: findProcess('beam.smp'),
+    endpoints: {
+      amqpUrl: AMQP_URL,
+      mqtt: { kind: 'tcp', host: HOST, port: ports.mqtt },
+      stomp: { kind: 'tcp', host: HOST, port: ports.stomp },
     },
   };
 }
