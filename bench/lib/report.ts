@@ -46,6 +46,7 @@ export function markdown(report: BenchReport): string {
   out.push('');
   const messaging = report.scenarios.filter((s) => s.targets.some((t) => t.summary?.latency));
   const connections = report.scenarios.filter((s) => s.targets.some((t) => t.summary?.bytesPerConnection !== undefined));
+  const gaps = messaging.map(gapRow).filter((row) => row !== undefined);
   const broken = report.scenarios.filter((s) => !messaging.includes(s) && !connections.includes(s));
   if (messaging.length > 0) {
     out.push('## Messaging');
@@ -55,6 +56,16 @@ export function markdown(report: BenchReport): string {
     out.push('| scenario | server | rate | p50 ms | p99 ms | max ms | CPU s (gw + broker) | CPU µs/msg | lost | Tributary ÷ this: rate · p99 · CPU/msg |');
     out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|');
     for (const s of messaging) for (const t of s.targets) out.push(messagingRow(s, t));
+    out.push('');
+  }
+  if (gaps.length > 0) {
+    out.push('### The gap to the plugin: any external gateway vs Tributary\'s own');
+    out.push('');
+    out.push('The gateway floor (`bench/floor/`) is the thinnest gateway outside the broker on Tributary\'s stack (Node `net`, amqplib, only what the flow needs). Its distance from the RabbitMQ plugin is what every external gateway pays (two more TCP hops, AMQP framing, a Node event loop); Tributary\'s distance from the floor is its own. CPU columns: server µs per delivered message (gateway + broker). Inherent share: (floor − plugin) ÷ (Tributary − plugin) of the CPU per message.');
+    out.push('');
+    out.push('| scenario | plugin rate | floor rate | Tributary rate | Tributary ÷ floor (rate) | plugin µs/msg | floor µs/msg | Tributary µs/msg | inherent share of the CPU gap |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+    out.push(...gaps);
     out.push('');
   }
   if (connections.length > 0) {
@@ -115,6 +126,16 @@ function messagingRow(s: ScenarioReport, t: TargetReport): string {
   const r = t.tributaryRatio;
   const ratioText = r ? `${times(r.rate)} · ${times(r.p99)} · ${times(r.cpu)}` : '';
   return `| ${name} | ${label} | ${n0(x.rate)} ${s.unit} | ${ms(lat?.p50)} | ${ms(lat?.p99)} | ${ms(lat?.max)} | ${cpu} | ${n0(x.cpuMicrosPerMessage)} | ${x.lost} | ${ratioText} |`;
+}
+
+/** plugin / floor / Tributary side by side, for the scenarios that ran all three */
+function gapRow(s: ScenarioReport): string | undefined {
+  const get = (name: string) => s.targets.find((t) => t.name === name)?.summary;
+  const [trib, plugin, floor] = [get('tributary'), get('rabbitmq'), get('floor')];
+  if (!trib || !plugin || !floor) return undefined;
+  const [c0, c1, c2] = [plugin.cpuMicrosPerMessage, floor.cpuMicrosPerMessage, trib.cpuMicrosPerMessage];
+  const share = c0 !== undefined && c1 !== undefined && c2 !== undefined && c2 > c0 ? `${Math.round(((c1 - c0) / (c2 - c0)) * 100)} %` : '–';
+  return `| ${s.name} | ${n0(plugin.rate)} | ${n0(floor.rate)} | ${n0(trib.rate)} | ${times(trib.rate / floor.rate)} | ${n0(c0)} | ${n0(c1)} | ${n0(c2)} | ${share} |`;
 }
 
 function connectionRow(s: ScenarioReport, t: TargetReport): string {
