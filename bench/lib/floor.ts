@@ -16,7 +16,7 @@ export interface FloorProcess {
 
 export interface FloorOptions {
   amqpUrl: string;
-  /** per-client (default) or shared AMQP connections, see bench/floor/common.ts */
+  /** per-client (default, or BENCH_FLOOR_AMQP_CONNECTIONS) or shared AMQP connections, see bench/floor/common.ts */
   amqpConnections?: 'per-client' | 'shared';
   nodeArgs?: string[];
   readyTimeoutMs?: number;
@@ -45,7 +45,7 @@ export async function startFloor(opts: FloorOptions): Promise<FloorProcess> {
     '--stomp-port',
     '0',
     '--amqp-connections',
-    opts.amqpConnections ?? 'per-client',
+    opts.amqpConnections ?? process.env.BENCH_FLOOR_AMQP_CONNECTIONS ?? 'per-client',
   ];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
