@@ -73,6 +73,16 @@ export class StompConnection implements ProtocolConnection, SessionWire {
     this.writer.write(serializeFrame(frame, this.session.version), afterWritten);
   }
 
+  get writable(): boolean {
+    return !this.writer.congested && !this.link.closed;
+  }
+
+  onWritable(listener: () => void): void {
+    // the writer registered its own drain listener first (that is what made it congested), so
+    // by the time this one runs the writer is flowing again and has run its callbacks
+    this.link.onDrain(listener);
+  }
+
   connected(version: StompVersion, plan: HeartbeatPlan): void {
     this.deadline.cancel();
     if (plan.sendEveryMs > 0 || plan.expectEveryMs > 0) {

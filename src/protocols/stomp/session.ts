@@ -27,7 +27,8 @@ import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import { InflightWindow } from './inflight-window.js';
 import type { HeartbeatPlan } from './negotiation.js';
 import type { DispatchRegistry } from './queue-dispatch.js';
-import type { Subscription, SubscriptionHost } from './subscription.js';
+import { Deque } from '../../util/deque.js';
+import type { Subscription, SubscriptionHost, WriteWaiter } from './subscription.js';
 import type { TempDestinations } from './temp-destinations.js';
 import { Transactions } from './transactions.js';
 import { errorFrame } from './wire-errors.js';
@@ -77,6 +78,10 @@ function brokerUnavailable(): GatewayError {
 export interface SessionWire {
   /** queue a frame; `afterWritten` runs once its bytes were handed to the socket */
   send(frame: OutgoingFrame, afterWritten?: () => void): void;
+  /** false while the socket is backed up (or the link is closed) */
+  readonly writable: boolean;
+  /** run `listener` once the socket has drained (never, if the link closes first) */
+  onWritable(listener: () => void): void;
   /** the client is authenticated: release frames held behind CONNECT, start heart-beats */
   connected(version: StompVersion, heartbeat: HeartbeatPlan): void;
   /** flush what was written, then close */
@@ -113,8 +118,11 @@ export class StompSession implements SubscriptionHost, BrokerAwareSession {
   live: Established | undefined;
   readonly subscriptions = new Map<string, Subscription>();
   readonly transactions: Transactions;
-  /** unsettled MESSAGE frames of all subscriptions (limits.maxInflightPerSession) */
+  /** unsettled client-ack MESSAGE frames of all subscriptions (limits.maxInflightPerSession) */
   readonly window: InflightWindow;
+  /** ack:auto subscriptions waiting for the socket to drain, each at most once, in turn */
+  private readonly writeWaiters = new Deque<WriteWaiter>(4);
+  private drainArmed = false;
   /** a SEND is waiting for room to publish (the fabric not writable) */
   private waitingForRoom = false;
   private readonly ackIndex = new Map<string, Subscription>();
@@ -244,6 +252,31 @@ export class StompSession implements SubscriptionHost, BrokerAwareSession {
     return parts.length === 3 && parts[1] === this.id && Number.isInteger(n) && n > 0 && n <= this.messageCounter;
   }
 
+  get writable(): boolean {
+    return this.wire.writable;
+  }
+
+  whenWritable(member: WriteWaiter): void {
+    this.writeWaiters.push(member);
+    this.armDrain();
+  }
+
+  private armDrain(): void {
+    if (this.drainArmed || this.writeWaiters.length === 0) return;
+    this.drainArmed = true;
+    this.wire.onWritable(() => this.resumeWriters());
+  }
+
+  /** the socket drained: one waiting delivery per subscription in turn, while it takes more */
+  private resumeWriters(): void {
+    this.drainArmed = false;
+    while (this.writeWaiters.length > 0 && this.wire.writable) {
+      const member = this.writeWaiters.shift() as WriteWaiter;
+      if (member.writeOne() && member.waitingToWrite) this.writeWaiters.push(member);
+    }
+    this.armDrain();
+  }
+
   writeMessage(headers: Array<[string, string]>, body: Buffer, afterWritten?: () => void): void {
     this.wire.send({ command: 'MESSAGE', headers, body }, afterWritten);
   }
@@ -282,6 +315,7 @@ export class StompSession implements SubscriptionHost, BrokerAwareSession {
     const fabric = this.live?.fabric;
     await Promise.allSettled(subs.map((s) => s.cancel(fabric, false)));
     this.ackIndex.clear();
+    this.writeWaiters.drain();
     await fabric?.close().catch((err: unknown) => this.log.debug({ err }, 'fabric session close failed'));
   }
 }

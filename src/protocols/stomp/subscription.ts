@@ -1,12 +1,16 @@
 // One SUBSCRIBE: a fabric consumer on the subscription's queue, turned into MESSAGE frames.
 // Every mode consumes with acks and a prefetch bound (never no-ack without a bound):
 // - auto: acked once the bytes were handed to the socket (after the loop turn's batch went out,
-//   or once the socket drained), so a slow socket holds at most `prefetch` messages and never
-//   stalls anyone else;
+//   or once the socket drained). Its prefetch is stomp.autoAckPrefetch (RabbitMQ's plugin
+//   consumes auto with no-ack, so prefetch-count never applied there), it takes no slot of the
+//   session's window, and it is written only while the socket is not backed up: a delivery
+//   that finds it backed up waits here (bounded by that prefetch) until the session says it
+//   drained. A slow socket thus holds at most the link's high-water mark plus one batch, the
+//   gateway at most `prefetch` messages per subscription, and nobody else is stalled;
 // - client: acked when the client ACKs, cumulatively (everything up to that message);
 // - client-individual: acked message by message.
-// Each MESSAGE also takes a slot of the session's in-flight window (inflight-window.ts); a
-// delivery that finds it full waits here, in arrival order, until a slot is granted.
+// A client-ack MESSAGE also takes a slot of the session's in-flight window (inflight-window.ts);
+// a delivery that finds it full waits here, in arrival order, until a slot is granted.
 // Deliveries may come from another subscription of the same queue (message groups, selectors:
 // see queue-dispatch.ts); those are settled through their origin's consumer.
 
@@ -27,8 +31,12 @@ export type AckMode = 'auto' | 'client' | 'client-individual';
 /** What a subscription needs from its session. */
 export interface SubscriptionHost {
   readonly version: StompVersion;
-  /** the session's in-flight window, shared by its subscriptions */
+  /** the session's in-flight window, shared by its client-ack subscriptions */
   readonly window: InflightWindow;
+  /** false while the socket is backed up (ack:auto deliveries then wait) */
+  readonly writable: boolean;
+  /** call `member.resumeWriting()` once the socket drained (each member queued at most once) */
+  whenWritable(member: WriteWaiter): void;
   /** write a MESSAGE; `afterWritten` runs once the socket has taken its bytes */
   writeMessage(headers: Array<[string, string]>, body: Buffer, afterWritten?: () => void): void;
   nextMessageId(subscriptionId: string): string;
@@ -56,6 +64,14 @@ export interface SubscriptionSpec {
   destinationOverride?: string | undefined;
 }
 
+/** an ack:auto subscription waiting for the socket to drain */
+export interface WriteWaiter {
+  /** write the oldest waiting delivery; false when none is left (or the subscription ended) */
+  writeOne(): boolean;
+  /** true while deliveries wait */
+  readonly waitingToWrite: boolean;
+}
+
 interface Pending {
   delivery: Delivery;
   settler: Settler;
@@ -63,13 +79,13 @@ interface Pending {
   foreign: boolean;
 }
 
-export class Subscription implements DispatchMember, WindowMember {
+export class Subscription implements DispatchMember, WindowMember, WriteWaiter {
   private consumer: Consumer | undefined;
   private dispatch: QueueDispatch | undefined;
   private readonly pending = new Map<string, Pending>();
-  /** deliveries waiting for a window slot, oldest first (bounded by the prefetch) */
+  /** deliveries waiting for a window slot (auto: for the socket), oldest first (bounded by the prefetch) */
   private readonly parked = new Deque<Pending>(4);
-  /** queued in the window for a slot */
+  /** queued in the window for a slot (auto: with the session for the socket) */
   private queuedForSlot = false;
   /** window slots this subscription holds */
   private inWindow = 0;
@@ -111,6 +127,15 @@ export class Subscription implements DispatchMember, WindowMember {
 
   deliver(delivery: Delivery, settler: Settler, foreign: boolean): void {
     if (!this.active) return settler.nack(true);
+    if (this.spec.ackMode === 'auto') {
+      if (this.parked.length === 0 && this.host.writable) return this.writeAuto(delivery, settler);
+      this.parked.push({ delivery, settler, foreign });
+      if (!this.queuedForSlot) {
+        this.queuedForSlot = true;
+        this.host.whenWritable(this);
+      }
+      return;
+    }
     if (this.host.window.tryTake()) return this.write(delivery, settler, foreign);
     this.parked.push({ delivery, settler, foreign });
     if (!this.queuedForSlot) {
@@ -132,24 +157,46 @@ export class Subscription implements DispatchMember, WindowMember {
     return true;
   }
 
-  /** write a MESSAGE with a window slot already taken */
+  get waitingToWrite(): boolean {
+    return this.active && this.parked.length > 0;
+  }
+
+  /** WriteWaiter: the socket drained; write the oldest delivery waiting for it */
+  writeOne(): boolean {
+    const next = this.active ? this.parked.shift() : undefined;
+    if (next === undefined) {
+      this.queuedForSlot = false;
+      return false;
+    }
+    this.writeAuto(next.delivery, next.settler);
+    // the session queues us again while deliveries wait; none left: no longer queued
+    if (this.parked.length === 0) this.queuedForSlot = false;
+    return true;
+  }
+
+  /** ack:auto: write a MESSAGE, ack it to the broker once the socket has taken its bytes */
+  private writeAuto(delivery: Delivery, settler: Settler): void {
+    const headers = toMessageHeaders(delivery, {
+      subscription: this.spec.id,
+      messageId: this.host.nextMessageId(this.spec.id),
+      ack: undefined,
+      destination: this.spec.destinationOverride,
+    });
+    this.host.delivered();
+    this.host.writeMessage(headers, delivery.body, () => settler.ack());
+  }
+
+  /** write a client-ack MESSAGE with a window slot already taken */
   private write(delivery: Delivery, settler: Settler, foreign: boolean): void {
     this.inWindow += 1;
-    const needsAck = this.spec.ackMode !== 'auto';
     const messageId = this.host.nextMessageId(this.spec.id);
     const headers = toMessageHeaders(delivery, {
       subscription: this.spec.id,
       messageId,
-      ack: needsAck && this.host.version === '1.2' ? messageId : undefined,
+      ack: this.host.version === '1.2' ? messageId : undefined,
       destination: this.spec.destinationOverride,
     });
     this.host.delivered();
-    if (!needsAck) {
-      return this.host.writeMessage(headers, delivery.body, () => {
-        settler.ack();
-        this.freeSlots(1);
-      });
-    }
     this.pending.set(messageId, { delivery, settler, foreign });
     this.host.track(messageId, this);
     this.host.writeMessage(headers, delivery.body);

@@ -21,7 +21,10 @@ export async function handleSubscribe(s: StompSession, frame: StompFrame): Promi
   const id = h['id'] ?? (s.version === '1.0' ? text : undefined);
   if (id === undefined) throw new GatewayError(ErrorCode.MISSING_HEADER, 'missing id header', { detail: 'SUBSCRIBE needs an "id" header (STOMP 1.1+)', fatal: true });
   const ackMode = ackModeOf(h['ack']);
-  const prefetch = prefetchOf(frame, s.ctx.config.stomp.defaultPrefetch, s.ctx.config.limits.maxInflightPerSession);
+  // ack:auto consumes with a window of its own (stomp.autoAckPrefetch): RabbitMQ's plugin
+  // consumes it with no-ack, where prefetch-count has no effect (the header is still checked)
+  const clientPrefetch = prefetchOf(frame, s.ctx.config.stomp.defaultPrefetch, s.ctx.config.limits.maxInflightPerSession);
+  const prefetch = ackMode === 'auto' ? s.ctx.config.stomp.autoAckPrefetch : clientPrefetch;
   const selector = h['selector'] === undefined ? undefined : compileSelector(h['selector']);
   const bindsQueue = dest.kind === 'topic' || dest.kind === 'exchange';
   const durableName = bindsQueue ? durableSubscriptionQueue(frame, text as string, id, live.clientId) : undefined;
@@ -58,7 +61,7 @@ export async function ensureTempQueueSubscription(s: StompSession, name: string,
     destination: { kind: 'temp-queue', name },
     ackMode: 'auto',
     queue,
-    prefetch: Math.min(s.ctx.config.stomp.defaultPrefetch || Infinity, s.ctx.config.limits.maxInflightPerSession),
+    prefetch: s.ctx.config.stomp.autoAckPrefetch,
     exclusive: false,
     selector: undefined,
     ownsQueue: false,
