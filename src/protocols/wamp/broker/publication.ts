@@ -53,12 +53,24 @@ export function invalidPublishOption(options: Dict): string | null {
   return null;
 }
 
-/** headers for a PUBLISH whose options passed invalidPublishOption */
+/**
+ * Headers for a PUBLISH whose options passed invalidPublishOption.
+ *
+ * `x-wamp-exclude` is left out in the common case (no `exclude` list, `exclude_me` not false):
+ * a message without it excludes its publisher (`x-wamp-publisher`) and nobody else. With an
+ * `exclude` list it carries that list plus the publisher unless `exclude_me: false`, and
+ * `exclude_me: false` alone is an empty list. A session ID lives in one gateway process only,
+ * so only the publisher's own process ever holds the session it names: during a rolling
+ * upgrade an older process reading a message without the header (it excludes nobody) and a
+ * newer one reading an older process's message (the publisher is not among its sessions)
+ * hand out the same events as before.
+ */
 export function publicationHeaders(publisher: WampPeer, publicationId: number, options: Dict): Headers {
   const headers: Headers = { [H.PUBLICATION]: publicationId, [H.PUBLISHER]: publisher.sessionId };
-  const exclude = [...((options.exclude as number[] | undefined) ?? [])];
-  if (options.exclude_me !== false) exclude.push(publisher.sessionId); // exclude_me defaults to true
-  if (exclude.length > 0) headers[H.EXCLUDE] = exclude;
+  const listed = options.exclude as number[] | undefined;
+  const excludeMe = options.exclude_me !== false; // exclude_me defaults to true
+  if (listed !== undefined && listed.length > 0) headers[H.EXCLUDE] = excludeMe ? [...listed, publisher.sessionId] : [...listed];
+  else if (!excludeMe) headers[H.EXCLUDE] = [];
   copyList(options, 'eligible', headers, H.ELIGIBLE);
   copyList(options, 'exclude_authid', headers, H.EXCLUDE_AUTHID);
   copyList(options, 'exclude_authrole', headers, H.EXCLUDE_AUTHROLE);
@@ -102,13 +114,15 @@ export function readPublication(headers: Headers | undefined): PublicationFacts 
   const id = headerNumber(headers, H.PUBLICATION);
   const publisher = headerNumber(headers, H.PUBLISHER);
   const disclosed = headerFlag(headers, H.DISCLOSE) && publisher !== undefined;
+  const excludeList = headers[H.EXCLUDE];
   return {
     publicationId: id !== undefined && isId(id) ? id : null,
     publisher: disclosed
       ? { session: publisher, authid: headerString(headers, H.PUBLISHER_AUTHID), authrole: headerString(headers, H.PUBLISHER_AUTHROLE) }
       : null,
     audience: {
-      exclude: numberSet(headers[H.EXCLUDE]),
+      // no list: the publisher alone is excluded (exclude_me, the default; see publicationHeaders)
+      exclude: excludeList === undefined ? (publisher === undefined ? undefined : new Set([publisher])) : numberSet(excludeList),
       eligible: numberSet(headers[H.ELIGIBLE]),
       excludeAuthid: stringSet(headers[H.EXCLUDE_AUTHID]),
       excludeAuthrole: stringSet(headers[H.EXCLUDE_AUTHROLE]),
