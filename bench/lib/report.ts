@@ -61,10 +61,10 @@ export function markdown(report: BenchReport): string {
   if (gaps.length > 0) {
     out.push('### The gap to the plugin: any external gateway vs Tributary\'s own');
     out.push('');
-    out.push('The gateway floor (`bench/floor/`) is the thinnest gateway outside the broker on Tributary\'s stack (Node `net`, amqplib, only what the flow needs). Its distance from the RabbitMQ plugin is what every external gateway pays (two more TCP hops, AMQP framing, a Node event loop); Tributary\'s distance from the floor is its own. CPU columns: server µs per delivered message (gateway + broker). Inherent share: (floor − plugin) ÷ (Tributary − plugin) of the CPU per message.');
+    out.push('The gateway floor (`bench/floor/`) is the thinnest gateway outside the broker on Tributary\'s stack (Node `net`, amqplib, only what the flow needs). Its distance from the RabbitMQ plugin is what every external gateway pays (two more TCP hops, AMQP framing, a Node event loop); Tributary\'s distance from the floor is its own. CPU columns: server µs per delivered message (gateway + broker), and the gateway process\'s own µs per message (which, unlike the broker\'s, no other client of a shared broker adds to). Inherent share: (floor − plugin) ÷ (Tributary − plugin) of the CPU per message.');
     out.push('');
-    out.push('| scenario | plugin rate | floor rate | Tributary rate | Tributary ÷ floor (rate) | plugin µs/msg | floor µs/msg | Tributary µs/msg | inherent share of the CPU gap |');
-    out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+    out.push('| scenario | plugin rate | floor rate | Tributary rate | Tributary ÷ floor (rate) | plugin µs/msg | floor µs/msg | Tributary µs/msg | inherent share of the CPU gap | gateway µs/msg: floor · Tributary |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
     out.push(...gaps);
     out.push('');
   }
@@ -135,7 +135,7 @@ function gapRow(s: ScenarioReport): string | undefined {
   if (!trib || !plugin || !floor) return undefined;
   const [c0, c1, c2] = [plugin.cpuMicrosPerMessage, floor.cpuMicrosPerMessage, trib.cpuMicrosPerMessage];
   const share = c0 !== undefined && c1 !== undefined && c2 !== undefined && c2 > c0 ? `${Math.round(((c1 - c0) / (c2 - c0)) * 100)} %` : '–';
-  return `| ${s.name} | ${n0(plugin.rate)} | ${n0(floor.rate)} | ${n0(trib.rate)} | ${times(trib.rate / floor.rate)} | ${n0(c0)} | ${n0(c1)} | ${n0(c2)} | ${share} |`;
+  return `| ${s.name} | ${n0(plugin.rate)} | ${n0(floor.rate)} | ${n0(trib.rate)} | ${times(trib.rate / floor.rate)} | ${n0(c0)} | ${n0(c1)} | ${n0(c2)} | ${share} | ${n0(floor.cpuGatewayMicrosPerMessage)} · ${n0(trib.cpuGatewayMicrosPerMessage)} |`;
 }
 
 function connectionRow(s: ScenarioReport, t: TargetReport): string {

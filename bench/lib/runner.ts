@@ -47,6 +47,8 @@ export interface TargetSummary {
   cpuBrokerSeconds?: number;
   /** server CPU microseconds per delivered message (whole run: connection set-up, warm-up, both phases) */
   cpuMicrosPerMessage?: number;
+  /** the gateway process's own CPU per delivered message (Tributary, the gateway floor): unlike the broker's, no other client of the shared broker adds to it */
+  cpuGatewayMicrosPerMessage?: number;
   lost: number;
   duplicates: number;
   /** connection scenarios */
@@ -242,6 +244,7 @@ function summarise(runs: RunRecord[]): TargetSummary | undefined {
     summary.loadedLatency = loaded.summary();
     const cpuTotal = ok.reduce((sum, r) => sum + cpuOf(r), 0);
     if (delivered > 0) summary.cpuMicrosPerMessage = (cpuTotal / delivered) * 1e6;
+    if (delivered > 0 && summary.cpuGatewaySeconds !== undefined) summary.cpuGatewayMicrosPerMessage = (ok.reduce((sum, r) => sum + (r.cpu.gateway ?? 0), 0) / delivered) * 1e6;
   }
   const conns = ok.map((r) => r.measure!.connections).filter((c) => c !== undefined);
   if (conns.length > 0) {
