@@ -20,6 +20,8 @@ import type { Logger } from '../../log.js';
 const QUEUE_HIGH_WATER = 64;
 /** how long shutdown waits for the client's GOODBYE reply */
 const GOODBYE_GRACE_MS = 1000;
+/** what handle() returns for a message handled synchronously */
+const DONE: Promise<void> = Promise.resolve();
 const PUBLISH_TYPES = new Set<Inbound['type']>(['PUBLISH', 'CALL', 'YIELD', 'ERROR']);
 
 export class WampConnection implements ProtocolConnection {
@@ -105,8 +107,14 @@ export class WampConnection implements ProtocolConnection {
     };
   }
 
-  private async handle(message: Inbound): Promise<void> {
-    await this.session.handle(message);
+  private handle(message: Inbound): Promise<void> {
+    const handling = this.session.handle(message);
+    if (handling !== undefined) return handling.then(() => this.handled(message));
+    this.handled(message);
+    return DONE;
+  }
+
+  private handled(message: Inbound): void {
     const fabric = this.session.fabric;
     // while the broker is away publishes are refused at once (roomToPublish), so keep reading
     if (PUBLISH_TYPES.has(message.type) && fabric !== null && this.session.state === 'open' && this.ctx.fabric.status().connected) this.throttle.afterPublish(fabric);

@@ -21,6 +21,9 @@ import { handlers } from './handlers/index.js';
 import { ConfirmedPublisher } from '../shared/confirmed-publisher.js';
 import { AuthorizationCache } from '../shared/authorization-cache.js';
 
+/** topics remembered as granted for PUBLISH, per session (as AuthorizationCache) */
+const PUBLISH_GRANTS = 256;
+
 export type SessionState = 'hello' | 'authenticating' | 'open' | 'closing' | 'closed';
 export type SessionEnd = 'goodbye' | 'abort' | 'transport';
 
@@ -75,6 +78,7 @@ export class WampSession implements WampPeer {
   publisher: ConfirmedPublisher | null = null;
   private readonly requestIds = new SessionScopeIds();
   private authz: AuthorizationCache | null = null;
+  private readonly publishGrants = new Set<string>();
 
   constructor(readonly deps: SessionDeps) {}
 
@@ -120,18 +124,22 @@ export class WampSession implements WampPeer {
     return this.realm;
   }
 
-  async handle(message: Inbound): Promise<void> {
-    if (this.state === 'closed') return;
+  /** undefined when the message was handled synchronously (a PUBLISH, usually) */
+  handle(message: Inbound): Promise<void> | undefined {
+    if (this.state === 'closed') return undefined;
     if (!ACCEPTS[this.state].has(message.type)) {
       // after our GOODBYE only the peer's GOODBYE matters (wamp-proto "GOODBYE")
-      if (this.state === 'closing') return;
+      if (this.state === 'closing') return undefined;
       return this.abort(WampError.PROTOCOL_VIOLATION, `${message.type} is not allowed while the session is ${this.state}`);
     }
+    let handled: Promise<void> | void;
     try {
-      await (handlers[message.type] as (s: WampSession, m: Inbound) => Promise<void> | void)(this, message);
+      handled = (handlers[message.type] as (s: WampSession, m: Inbound) => Promise<void> | void)(this, message);
     } catch (err) {
       this.fail(message, err);
+      return undefined;
     }
+    return handled?.catch((err: unknown) => this.fail(message, err));
   }
 
   /** answer a failed request; PUBLISH errors only reach publishers that asked for acknowledgement */
@@ -153,6 +161,27 @@ export class WampSession implements WampPeer {
   authorize(request: Omit<AuthorizeRequest, 'vhost'>): Promise<void> {
     this.authz ??= new AuthorizationCache(this.ctx.auth, this.principal);
     return this.authz.authorize({ ...request, vhost: this.vhost });
+  }
+
+  /**
+   * Topics this session may publish to, known without a promise: a stream of PUBLISHes to one
+   * topic is handled without awaiting anything (the same grants the AuthorizationCache keeps,
+   * bounded the same way).
+   */
+  authorizePublish(topic: string): Promise<void> | undefined {
+    if (this.publishGrants.has(topic)) return undefined;
+    return this.authorize({ kind: 'topic', name: 'amq.topic', permission: 'write', routingKey: topic }).then(() => {
+      if (this.publishGrants.size >= PUBLISH_GRANTS) this.publishGrants.delete(this.publishGrants.values().next().value as string);
+      this.publishGrants.add(topic);
+    });
+  }
+
+  /** the publisher when it has room now (roomToPublish would resolve at once), else null */
+  publisherWithRoom(): ConfirmedPublisher | null {
+    const publisher = this.publisher;
+    if (publisher === null || publisher.outstanding >= publisher.window) return null;
+    if (this.fabric?.writable !== true || !this.ctx.fabric.status().connected) return null;
+    return publisher;
   }
 
   /** the session's publisher, once there is room in its confirm window */
