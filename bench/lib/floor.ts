@@ -28,9 +28,9 @@ process.once('exit', () => {
 });
 
 export async function startFloor(opts: FloorOptions): Promise<FloorProcess> {
-  const nodeArgs = [...(opts.nodeArgs ?? [])];
-  // name the profile so that it is told apart from Tributary's in results/profiles/
-  if (nodeArgs.includes('--cpu-prof')) nodeArgs.push('--cpu-prof-name', `floor-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+  // profiles in a floor/ subdirectory of --cpu-prof-dir, told apart from Tributary's (a fixed
+  // --cpu-prof-name would not do: tsx's loader thread writes a profile of its own under the same name)
+  const nodeArgs = (opts.nodeArgs ?? []).map((a, i, all) => (all[i - 1] === '--cpu-prof-dir' ? `${a.replace(/\/$/, '')}/floor` : a));
   const args = [
     ...nodeArgs,
     '--import',
