@@ -75,6 +75,8 @@ export class MqttSession implements ProtocolConnection {
   /** DISCONNECT 0x00 seen: no will */
   graceful = false;
   readonly acks = new OrderedAcks();
+  /** payload bytes of the QoS 1/2 publishes in `acks` (held until their confirm) */
+  unansweredBytes = 0;
   readonly awaitingRelease: AwaitingRelease;
   /** client → server topic aliases (MQTT 5) */
   readonly topicAliases = new Map<number, string>();

@@ -15,6 +15,7 @@ import { SessionStateStore, type StoredSubscription } from '../session-store.js'
 import { Subscriptions, type Subscription } from '../subscriptions.js';
 import { parseSharedFilter } from '../topic.js';
 import { cancelDelayedWill } from '../will.js';
+import { publishWindow } from './publish.js';
 
 export interface OpenOptions {
   cleanStart: boolean;
@@ -65,7 +66,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   s.persistentAtConnect = stored !== undefined || s.sessionExpiry > 0;
 
   const window = Math.min(limits.maxInflightPerSession, s.client.receiveMaximum);
-  s.publisher = new ConfirmedPublisher(fabric, s.metrics, 'mqtt', limits.maxInflightPerSession);
+  s.publisher = new ConfirmedPublisher(fabric, s.metrics, 'mqtt', publishWindow(s.version, limits.maxInflightPerSession));
   s.authz = new AuthorizationCache(ctx.auth, s.principal as NonNullable<typeof s.principal>);
   s.subscriptions = new Subscriptions({
     fabric,

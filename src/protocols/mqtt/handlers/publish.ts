@@ -5,7 +5,9 @@
 //          retransmitted PUBLISH is answered again but published once [MQTT-4.3.3-10].
 // Answers leave in PUBLISH order (OrderedAcks). The reader stops while the confirm window
 // is full or the fabric is blocked; an MQTT 5 client that ignores our Receive Maximum is
-// disconnected (0x93).
+// disconnected (0x93). MQTT 3.x has no Receive Maximum: its window is wider (see
+// publishWindow), and past limits.maxInflightPerSession unanswered publishes it also holds
+// no more than limits.maxPendingBytesPerConnection of their payloads.
 // A fair stream's full publisher queue (docs/fair.md): MQTT 5 gets PUBACK/PUBREC 0x97; MQTT
 // 3.1/3.1.1 have no code for it, so their PUBACK/PUBREC is withheld until there is room
 // (whenFull 'wait') instead of a close that would only make the client send it again.
@@ -49,9 +51,24 @@ export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<
   if (properties !== undefined) message.properties = properties;
   const outcome = publishMessage(s, message, routingKey, s.version === 5 ? 'reject' : 'wait');
   if (qos === 2) s.awaitingRelease.add(id, outcome);
-  if (qos > 0) answer(s, qos, id, outcome);
+  if (qos > 0) {
+    const bytes = message.payload.length;
+    s.unansweredBytes += bytes;
+    answer(s, qos, id, outcome, bytes);
+  }
   s.throttle.afterPublish(fabric);
   await s.publisher?.roomAvailable();
+  // payloads held until their confirm: past the protocol window, bounded in bytes too
+  const limits = s.config.limits;
+  if (s.unansweredBytes > limits.maxPendingBytesPerConnection && s.acks.pending > limits.maxInflightPerSession) await s.acks.drained();
+}
+
+/** MQTT 3.x publishes awaiting their confirm at once (MQTT 5: the Receive Maximum we advertise) */
+export const MQTT3_PUBLISH_WINDOW = 1024;
+
+/** how many QoS 1/2 publishes of one connection may await the broker's confirm */
+export function publishWindow(version: number, maxInflightPerSession: number): number {
+  return version === 5 ? maxInflightPerSession : Math.max(maxInflightPerSession, MQTT3_PUBLISH_WINDOW);
 }
 
 /**
@@ -80,8 +97,9 @@ export async function publishMessage(s: MqttSession, message: MqttMessage, routi
 }
 
 /** PUBACK/PUBREC in order, once `outcome` is known. MQTT 3.x has no error codes: it is closed instead. */
-function answer(s: MqttSession, qos: QoS, id: number, outcome: Promise<number>): void {
+function answer(s: MqttSession, qos: QoS, id: number, outcome: Promise<number>, bytes = 0): void {
   s.acks.push(outcome, (reasonCode) => {
+    s.unansweredBytes -= bytes;
     if (s.closing) return;
     if (reasonCode >= 0x80 && s.version !== 5) {
       // no PUBACK: the client retransmits after reconnecting (RabbitMQ's plugin does the same)
