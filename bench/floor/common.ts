@@ -28,6 +28,7 @@ export class Backend {
       const pub = await amqplib.connect(this.url, { clientProperties: { connection_name: 'floor-publish' } });
       const sub = await amqplib.connect(this.url, { clientProperties: { connection_name: 'floor-consume' } });
       for (const c of [pub, sub]) {
+        corkMuxWrites(c);
         c.on('error', (err: Error) => console.error(`floor: shared AMQP connection error: ${err.message}`));
         c.on('close', () => {
           console.error('floor: shared AMQP connection closed');
@@ -45,6 +46,7 @@ export class Backend {
   async link(name: string, onLost: (why: string) => void): Promise<Link> {
     if (this.shared) return new Link(this.shared.pub, this.shared.sub, false, onLost);
     const conn = await amqplib.connect(this.url, { clientProperties: { connection_name: name } });
+    corkMuxWrites(conn);
     conn.on('error', (err: Error) => onLost(`AMQP connection: ${err.message}`));
     conn.on('close', () => onLost('AMQP connection closed'));
     return new Link(conn, conn, true, onLost);
@@ -57,6 +59,29 @@ export class Backend {
     sub.removeAllListeners('close');
     await Promise.allSettled([pub.close(), sub.close()]);
   }
+}
+
+/**
+ * amqplib's Mux writes every frame with its own socket.write (a syscall each, TCP_NODELAY);
+ * corking the socket for one pass of the Mux sends a pass's frames in one writev. Tributary does
+ * the same (src/fabric/amqp/connection.ts, corkMuxWrites): the floor must not pay a cost that a
+ * known two-line fix removes. Nothing changes if amqplib's internals are not as expected.
+ */
+function corkMuxWrites(model: ChannelModel): void {
+  type Writable = { cork(): void; uncork(): void };
+  const muxer = (model as unknown as { connection?: { muxer?: { out?: Partial<Writable>; _readIncoming?: () => void } } }).connection?.muxer;
+  const out = muxer?.out;
+  const readIncoming = muxer?._readIncoming;
+  if (!muxer || typeof readIncoming !== 'function' || typeof out?.cork !== 'function' || typeof out.uncork !== 'function') return;
+  const socket = out as Writable;
+  muxer._readIncoming = function corkedReadIncoming(this: unknown) {
+    socket.cork();
+    try {
+      readIncoming.call(muxer);
+    } finally {
+      socket.uncork();
+    }
+  };
 }
 
 /** one client connection's channels, opened when first needed */
