@@ -21,8 +21,10 @@ import { handlers } from './handlers/index.js';
 import { ConfirmedPublisher } from '../shared/confirmed-publisher.js';
 import { AuthorizationCache } from '../shared/authorization-cache.js';
 
-/** topics remembered as granted for PUBLISH, per session (as AuthorizationCache) */
-const PUBLISH_GRANTS = 256;
+/** grants remembered per session (as AuthorizationCache) */
+const GRANTS = 256;
+/** the grant key for CALL: a NUL never appears in a valid topic URI */
+const CALL_GRANT = '\u0000call';
 
 export type SessionState = 'hello' | 'authenticating' | 'open' | 'closing' | 'closed';
 export type SessionEnd = 'goodbye' | 'abort' | 'transport';
@@ -78,7 +80,8 @@ export class WampSession implements WampPeer {
   publisher: ConfirmedPublisher | null = null;
   private readonly requestIds = new SessionScopeIds();
   private authz: AuthorizationCache | null = null;
-  private readonly publishGrants = new Set<string>();
+  /** topic URIs granted for PUBLISH, and CALL_GRANT */
+  private readonly grants = new Set<string>();
 
   constructor(readonly deps: SessionDeps) {}
 
@@ -164,15 +167,24 @@ export class WampSession implements WampPeer {
   }
 
   /**
-   * Topics this session may publish to, known without a promise: a stream of PUBLISHes to one
-   * topic is handled without awaiting anything (the same grants the AuthorizationCache keeps,
-   * bounded the same way).
+   * What this session may do, known without a promise: a stream of PUBLISHes to one topic (or
+   * of CALLs) is handled without awaiting anything. The same grants the AuthorizationCache
+   * keeps, bounded the same way.
    */
   authorizePublish(topic: string): Promise<void> | undefined {
-    if (this.publishGrants.has(topic)) return undefined;
-    return this.authorize({ kind: 'topic', name: 'amq.topic', permission: 'write', routingKey: topic }).then(() => {
-      if (this.publishGrants.size >= PUBLISH_GRANTS) this.publishGrants.delete(this.publishGrants.values().next().value as string);
-      this.publishGrants.add(topic);
+    return this.authorizeOnce(topic, { kind: 'topic', name: 'amq.topic', permission: 'write', routingKey: topic });
+  }
+
+  /** CALL: write on the default exchange */
+  authorizeCall(): Promise<void> | undefined {
+    return this.authorizeOnce(CALL_GRANT, { kind: 'exchange', name: 'amq.default', permission: 'write' });
+  }
+
+  private authorizeOnce(key: string, request: Omit<AuthorizeRequest, 'vhost'>): Promise<void> | undefined {
+    if (this.grants.has(key)) return undefined;
+    return this.authorize(request).then(() => {
+      if (this.grants.size >= GRANTS) this.grants.delete(this.grants.values().next().value as string);
+      this.grants.add(key);
     });
   }
 

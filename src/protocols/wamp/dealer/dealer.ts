@@ -35,12 +35,17 @@ export class Dealer {
       fabric: opts.fabric,
       log: opts.log,
       prefetch: opts.invocationPrefetch,
-      replyError: (inv, uri, message) => void this.reply(this.opts.fabric, inv, { args: [message] }, { error: uri }),
+      replyError: (inv, uri, message) => this.reply(this.opts.fabric, inv, { args: [message] }, { error: uri }),
     });
   }
 
   get replyQueue(): string {
     return this.opts.replyQueue;
+  }
+
+  /** ready() has resolved: calls need not wait for it */
+  get isReady(): boolean {
+    return this.consumer !== null;
   }
 
   /** the reply queue exists and is consumed (declared on the first CALL or REGISTER) */
@@ -56,7 +61,7 @@ export class Dealer {
    * Answer an invocation to its requester (reply-to + correlation-id), through the given
    * publisher (the callee's, so that its reader feels the backpressure).
    */
-  async reply(via: Pick<FabricSession, 'publish'>, inv: Invocation, payload: Payload, kind: { progress?: boolean; error?: string } = {}): Promise<void> {
+  reply(via: Pick<FabricSession, 'publish'>, inv: Invocation, payload: Payload, kind: { progress?: boolean; error?: string } = {}): void {
     if (inv.replyTo === undefined || inv.replyTo === '') return; // fire-and-forget request
     const { body, contentType } = encodePayload(payload);
     const headers: Record<string, string | boolean> = {};
@@ -66,7 +71,7 @@ export class Dealer {
       body,
       properties: { contentType, headers, ...(inv.correlationId === undefined ? {} : { correlationId: inv.correlationId }) },
     };
-    await via.publish(DEFAULT_EXCHANGE, inv.replyTo, message).catch((err: unknown) => {
+    via.publish(DEFAULT_EXCHANGE, inv.replyTo, message).catch((err: unknown) => {
       this.opts.log.debug({ err, replyTo: inv.replyTo }, 'wamp dealer: reply not delivered');
     });
   }

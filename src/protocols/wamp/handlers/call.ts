@@ -10,19 +10,31 @@ import { ProtocolViolation, WampError, WampRequestError, errorUriFor } from '../
 import { type InboundOf } from '../messages.js';
 import { encodePayload } from '../payload.js';
 import type { WampSession } from '../session.js';
+import type { ConfirmedPublisher } from '../../shared/confirmed-publisher.js';
 import { isValidUri } from '../uri.js';
 
-export async function handleCall(s: WampSession, m: InboundOf<'CALL'>): Promise<void> {
+export function handleCall(s: WampSession, m: InboundOf<'CALL'>): Promise<void> | void {
   if (!isValidUri(m.procedure)) throw new WampRequestError(WampError.INVALID_URI, `invalid procedure '${m.procedure}'`);
-  const { timeout, receive_progress: receiveProgress, disclose_me: discloseMe } = m.options;
+  const { timeout } = m.options;
   if (timeout !== undefined && !(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0)) {
     throw new WampRequestError(WampError.INVALID_ARGUMENT, 'timeout must be a non-negative integer (ms)');
   }
   const { dealer } = s.openRealm;
   if (dealer.calls.find(s, m.requestId) !== undefined) throw new ProtocolViolation(`CALL request ID ${m.requestId} is already pending`);
-  await s.authorize({ kind: 'exchange', name: 'amq.default', permission: 'write' });
-  await dealer.ready();
-  const publisher = await s.roomToPublish();
+  // the common case (granted, reply queue up, room in the confirm window) awaits nothing
+  const authorizing = s.authorizeCall();
+  const publisher = authorizing === undefined && dealer.isReady ? s.publisherWithRoom() : null;
+  if (publisher !== null) return sendCall(s, m, publisher);
+  return (async () => {
+    await authorizing;
+    await dealer.ready();
+    sendCall(s, m, await s.roomToPublish());
+  })();
+}
+
+function sendCall(s: WampSession, m: InboundOf<'CALL'>, publisher: ConfirmedPublisher): void {
+  const { timeout, receive_progress: receiveProgress, disclose_me: discloseMe } = m.options;
+  const { dealer } = s.openRealm;
   const timeoutMs = typeof timeout === 'number' && timeout > 0 ? timeout : s.ctx.config.wamp.callTimeoutMs;
   const call = dealer.calls.add(s, m.requestId, receiveProgress === true, timeoutMs);
   const headers: Headers = {};
