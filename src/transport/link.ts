@@ -125,8 +125,11 @@ export class Link implements ClientLink {
   }
 
   onDrain(listener: () => void): void {
-    if (this.pending === 0 && !this.closed) queueMicrotask(listener);
-    else if (!this.closed) this.drainListeners.push(listener);
+    if (this.closed) return;
+    if (this.pending === 0) return queueMicrotask(listener);
+    this.drainListeners.push(listener);
+    // someone now waits for everything to leave: it must, within drainTimeoutMs (flushed())
+    this.armDrainTimer();
   }
 
   pauseReading(): void {
@@ -211,8 +214,18 @@ export class Link implements ClientLink {
 
   private flushed(size: number): void {
     this.pending -= size;
-    if (this.pending <= this.highWater) this.clearDrainTimer();
-    if (this.pending > 0 || this.finished) return;
+    if (this.pending > 0) {
+      if (this.pending > this.highWater) return; // still backed up: the timer runs on
+      this.clearDrainTimer();
+      // Below the mark but not empty, with drain listeners waiting (auto-ack settles, writers
+      // holding deliveries back): they run only at 0, so a client that stopped reading here
+      // would be neither served nor cut off. It must keep moving: the clock restarts on each
+      // completed write, and a client that completes none for drainTimeoutMs is cut off.
+      if (this.drainListeners.length > 0) this.armDrainTimer();
+      return;
+    }
+    this.clearDrainTimer();
+    if (this.finished) return;
     const listeners = this.drainListeners;
     this.drainListeners = [];
     for (const listener of listeners) listener();
