@@ -134,7 +134,13 @@ function gapRow(s: ScenarioReport): string | undefined {
   const [trib, plugin, floor] = [get('tributary'), get('rabbitmq'), get('floor')];
   if (!trib || !plugin || !floor) return undefined;
   const [c0, c1, c2] = [plugin.cpuMicrosPerMessage, floor.cpuMicrosPerMessage, trib.cpuMicrosPerMessage];
-  const share = c0 !== undefined && c1 !== undefined && c2 !== undefined && c2 > c0 ? `${Math.round(((c1 - c0) / (c2 - c0)) * 100)} %` : '–';
+  let share = '–';
+  if (c0 !== undefined && c1 !== undefined && c2 !== undefined) {
+    if (c2 <= c0) share = 'no gap';
+    else if (c1 <= c0) share = '0 % (floor ≤ plugin)';
+    else if (c1 >= c2) share = '100 % (floor ≥ Tributary)';
+    else share = `${Math.round(((c1 - c0) / (c2 - c0)) * 100)} %`;
+  }
   return `| ${s.name} | ${n0(plugin.rate)} | ${n0(floor.rate)} | ${n0(trib.rate)} | ${times(trib.rate / floor.rate)} | ${n0(c0)} | ${n0(c1)} | ${n0(c2)} | ${share} | ${n0(floor.cpuGatewayMicrosPerMessage)} · ${n0(trib.cpuGatewayMicrosPerMessage)} |`;
 }
 
