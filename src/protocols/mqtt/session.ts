@@ -75,6 +75,8 @@ export class MqttSession implements ProtocolConnection {
   /** DISCONNECT 0x00 seen: no will */
   graceful = false;
   readonly acks = new OrderedAcks();
+  /** the routing key this session was last allowed to publish to (AuthorizationCache holds the rest) */
+  lastGrantedRoutingKey: string | undefined;
   /** payload bytes of the QoS 1/2 publishes in `acks` (held until their confirm) */
   unansweredBytes = 0;
   readonly awaitingRelease: AwaitingRelease;

@@ -38,11 +38,13 @@ export class TopicError extends Error {
   }
 }
 
-/** Topic name of a PUBLISH: no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-1.5.4-2]. */
-export function validateTopicName(topic: string, limits: TopicLimits): void {
+/** Topic name of a PUBLISH: no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-1.5.4-2]. Returns its routing key. */
+export function validateTopicName(topic: string, limits: TopicLimits): string {
   checkCommon(topic, limits);
   if (topic.includes('+') || topic.includes('#')) throw new TopicError('wildcard-in-name', topic); // [MQTT-3.3.2-2]
-  checkRoutingKeyLength(toRoutingKey(topic), topic);
+  const routingKey = toRoutingKey(topic);
+  checkRoutingKeyLength(routingKey, topic);
+  return routingKey;
 }
 
 /** Topic filter of a SUBSCRIBE/UNSUBSCRIBE (without any `$share/<group>/` prefix; not `$fair/`). */
@@ -63,13 +65,18 @@ export function validateTopicFilter(filter: string, limits: TopicLimits): void {
 
 function checkCommon(topic: string, limits: TopicLimits): void {
   if (topic.length === 0) throw new TopicError('empty', topic); // [MQTT-4.7.3-1]
-  if (Buffer.byteLength(topic, 'utf8') > limits.maxTopicLength) throw new TopicError('too-long', topic);
+  if (utf8Over(topic, limits.maxTopicLength)) throw new TopicError('too-long', topic);
   if (topic.includes('\u0000')) throw new TopicError('null-character', topic); // [MQTT-4.7.3-2]
   if (countLevels(topic) > limits.maxTopicLevels) throw new TopicError('too-many-levels', topic);
 }
 
 function checkRoutingKeyLength(routingKey: string, topic: string): void {
-  if (Buffer.byteLength(routingKey, 'utf8') > MAX_ROUTING_KEY_BYTES) throw new TopicError('too-long', topic);
+  if (utf8Over(routingKey, MAX_ROUTING_KEY_BYTES)) throw new TopicError('too-long', topic);
+}
+
+/** more than `limit` UTF-8 bytes (a UTF-16 unit is at most 3 bytes: short strings need no count) */
+function utf8Over(s: string, limit: number): boolean {
+  return s.length * 3 > limit && Buffer.byteLength(s, 'utf8') > limit;
 }
 
 function countLevels(topic: string): number {

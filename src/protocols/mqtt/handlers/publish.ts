@@ -26,7 +26,7 @@ import { stageDelayedWill, type Will } from '../will.js';
 
 export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<void> {
   const { authz, clientId, vhost, fabric } = s.requireConnected();
-  const topic = resolveTopic(s, p);
+  const { topic, routingKey } = resolveTopic(s, p);
   const qos = p.qos as QoS;
   const id = p.messageId as number;
   if (qos === 2) {
@@ -34,9 +34,12 @@ export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<
     if (earlier !== undefined) return answer(s, 2, id, earlier); // a retransmission: published already
   }
   checkReceiveWindow(s, qos);
-  const routingKey = toRoutingKey(topic);
   try {
-    await authz.authorize({ vhost, kind: 'topic', name: TOPIC_EXCHANGE, permission: 'write', routingKey, context: { clientId } });
+    // a publisher mostly repeats its last topic: that grant is known without asking the cache
+    if (routingKey !== s.lastGrantedRoutingKey) {
+      await authz.authorize({ vhost, kind: 'topic', name: TOPIC_EXCHANGE, permission: 'write', routingKey, context: { clientId } });
+      s.lastGrantedRoutingKey = routingKey;
+    }
   } catch (err) {
     // MQTT 5: say so (QoS > 0); MQTT 3.x has no way to, so the message is acked and dropped, as
     // Mosquitto and EMQX do [MQTT-3.3.5-2]
@@ -57,7 +60,8 @@ export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<
     answer(s, qos, id, outcome, bytes);
   }
   s.throttle.afterPublish(fabric);
-  await s.publisher?.roomAvailable();
+  const publisher = s.publisher;
+  if (publisher !== undefined && (publisher.outstanding >= publisher.window || !fabric.writable)) await publisher.roomAvailable();
   // payloads held until their confirm: past the protocol window, bounded in bytes too
   const limits = s.config.limits;
   if (s.unansweredBytes > limits.maxPendingBytesPerConnection && s.acks.pending > limits.maxInflightPerSession) await s.acks.drained();
@@ -79,7 +83,7 @@ export async function publishMessage(s: MqttSession, message: MqttMessage, routi
   const { publisher, clientId, vhost } = s.requireConnected();
   const response = message.properties?.responseTopic;
   const replyTo = response === undefined ? undefined : replyQueueFor(s, response, message.properties?.correlationData);
-  const amqp = toFabricMessage(message, { clientId, ...(replyTo ? { replyTo } : {}) });
+  const amqp = toFabricMessage(message, replyTo ? { clientId, replyTo } : { clientId });
   const confirm = message.qos > 0;
   const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, confirm ? { confirm, whenFull } : { confirm });
   const retained = message.retain ? s.mod.retained(vhost).then((store) => store.retain(message, clientId)) : undefined;
@@ -124,8 +128,8 @@ function checkReceiveWindow(s: MqttSession, qos: QoS): void {
   }
 }
 
-/** Topic Alias (MQTT 5) → topic, then validation */
-function resolveTopic(s: MqttSession, p: IPublishPacket): string {
+/** Topic Alias (MQTT 5) → topic, then validation; the topic and its routing key */
+function resolveTopic(s: MqttSession, p: IPublishPacket): { topic: string; routingKey: string } {
   let topic = p.topic;
   const alias = p.properties?.topicAlias;
   if (alias !== undefined) {
@@ -141,12 +145,11 @@ function resolveTopic(s: MqttSession, p: IPublishPacket): string {
     }
   }
   try {
-    validateTopicName(topic, s.config.mqtt);
+    return { topic, routingKey: validateTopicName(topic, s.config.mqtt) };
   } catch (err) {
     const problem = err instanceof TopicError ? err.problem : 'invalid';
     throw protocolError(`invalid topic name (${problem})`, Reason.TOPIC_NAME_INVALID);
   }
-  return topic;
 }
 
 function publishProperties(p: IPublishPacket): MqttMessageProperties | undefined {
