@@ -100,6 +100,11 @@ export interface ConsumeOptions {
   consumerTag?: string;
   /** consumer arguments, e.g. x-priority */
   arguments?: Headers;
+  /**
+   * a channel of its own (AMQP fabric): its acks coalesce into multiple acks whatever other
+   * consumers hold unacked, for a busy consumer such as a process-wide queue
+   */
+  ownChannel?: boolean;
 }
 
 export interface Consumer {

@@ -7,7 +7,9 @@
 // on the channel), so qos + consume run as one step, one step at a time per channel.
 //
 // Acks are coalesced per channel and tick (ack-batch.ts): one multiple ack for what was acked
-// below the oldest unsettled delivery.
+// below the oldest unsettled delivery. A consumer that asks for `ownChannel` (a busy one, e.g.
+// the WAMP router's process-wide queue) gets a channel nobody else joins, so that another
+// consumer's unacked deliveries never hold its acks below the floor: they go one by one then.
 //
 // A channel error (e.g. 403 for a second exclusive consumer) closes the channel: the failing
 // consume is rejected, and the other consumers that were on it are attached again elsewhere
@@ -27,6 +29,8 @@ export class ConsumerChannel {
   /** consumers being attached right now (counted against the capacity) */
   reserved = 0;
   closed = false;
+  /** opened for one `ownChannel` consumer: nobody else joins it, and it closes once idle */
+  dedicated = false;
   /** set when the broker closed the channel (as opposed to the connection going away) */
   error: Error | null = null;
   private prefetch: number | null = null;
@@ -156,7 +160,7 @@ export class ConsumerChannelPool {
   /** start `consumer` on a channel with room; rejects (GatewayError) if the broker refuses it */
   async attach(consumer: AmqpConsumer): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const channel = await this.channelWithRoom();
+      const channel = consumer.opts.ownChannel === true ? await this.openDedicated() : await this.channelWithRoom();
       try {
         await channel.consume(consumer);
       } catch (err) {
@@ -190,7 +194,7 @@ export class ConsumerChannelPool {
   private async channelWithRoom(): Promise<ConsumerChannel> {
     for (;;) {
       for (const channel of this.channels) {
-        if (!channel.closed && channel.load < this.opts.perChannel) {
+        if (!channel.closed && !channel.dedicated && channel.load < this.opts.perChannel) {
           channel.reserved += 1;
           return channel;
         }
@@ -211,7 +215,21 @@ export class ConsumerChannelPool {
     }
   }
 
-  private adopt(ch: Channel): void {
+  /** a fresh channel for one `ownChannel` consumer, reserved for it */
+  private async openDedicated(): Promise<ConsumerChannel> {
+    let ch: Channel;
+    try {
+      ch = await this.conn.requireModel().createChannel();
+    } catch (err) {
+      throw fromAmqpError(err);
+    }
+    const channel = this.adopt(ch);
+    channel.dedicated = true;
+    channel.reserved += 1;
+    return channel;
+  }
+
+  private adopt(ch: Channel): ConsumerChannel {
     const channel = new ConsumerChannel(ch);
     this.channels.add(channel);
     this.opts.metrics?.fabricChannels.inc();
@@ -220,6 +238,7 @@ export class ConsumerChannelPool {
       this.opts.log.warn({ err: err.message, conn: this.conn.name, consumers: channel.consumers.size }, 'consumer channel closed by the broker');
     });
     ch.on('close', () => this.onChannelClosed(channel));
+    return channel;
   }
 
   private onChannelClosed(channel: ConsumerChannel): void {
@@ -251,12 +270,19 @@ export class ConsumerChannelPool {
     }
   }
 
-  /** keep one channel open for the next consumer; close the others once empty */
+  /** keep one shared channel open for the next consumer; close the others once empty */
   private closeIfIdle(channel: ConsumerChannel): void {
-    if (channel.closed || channel.load > 0 || this.channels.size <= 1) return;
+    if (channel.closed || channel.load > 0) return;
+    if (!channel.dedicated && this.sharedChannels() <= 1) return;
     channel.flushAcks();
     channel.closed = true;
     this.channels.delete(channel);
     channel.ch.close().catch(() => undefined);
+  }
+
+  private sharedChannels(): number {
+    let n = 0;
+    for (const c of this.channels) if (!c.dedicated) n += 1;
+    return n;
   }
 }

@@ -169,7 +169,9 @@ export class Broker {
       exclusive: true,
       arguments: { 'x-max-length': MAX_QUEUED_EVENTS, 'x-overflow': 'drop-head' },
     });
-    this.consumer = await fabric.consume(queue, { prefetch: PREFETCH }, (d) => this.onDelivery(d));
+    // a channel of its own: its per-event acks coalesce into multiple acks even when other
+    // consumers on the connection (MQTT QoS 1, STOMP client acks) hold deliveries unacked
+    this.consumer = await fabric.consume(queue, { prefetch: PREFETCH, ownChannel: true }, (d) => this.onDelivery(d));
   }
 
   private onDelivery(d: Delivery): void {
