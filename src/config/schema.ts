@@ -34,7 +34,7 @@ export const StompSchema = Type.Object({
   /** STOMP NACK without a `requeue` header requeues when true (RabbitMQ: true) */
   nackRequeueDefault: Type.Boolean(),
   defaultPrefetch: Type.Integer({ minimum: 0 }),
-  /** ack:auto subscriptions: deliveries the broker may push before they are written (basic.qos); prefetch-count does not apply. Also the cap of a client-ack prefetch-count */
+  /** ack:auto subscriptions: deliveries the broker may push before they are written (basic.qos); prefetch-count does not apply */
   autoAckPrefetch: Type.Integer({ minimum: 1, maximum: 65535 }),
   /** how long a connected session outlives the broker's absence before ERROR and close, ms (0: at once) */
   brokerDownGraceMs: Millis,

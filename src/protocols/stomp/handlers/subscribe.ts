@@ -21,14 +21,10 @@ export async function handleSubscribe(s: StompSession, frame: StompFrame): Promi
   const id = h['id'] ?? (s.version === '1.0' ? text : undefined);
   if (id === undefined) throw new GatewayError(ErrorCode.MISSING_HEADER, 'missing id header', { detail: 'SUBSCRIBE needs an "id" header (STOMP 1.1+)', fatal: true });
   const ackMode = ackModeOf(h['ack']);
-  // What the broker may push to this subscription. ack:auto: stomp.autoAckPrefetch (RabbitMQ's
-  // plugin consumes it with no-ack, where prefetch-count has no effect; the header is still
-  // checked). Client acks: prefetch-count, up to that same bound; what the client sees
-  // unacknowledged is bounded by the session window (limits.maxInflightPerSession) on top, and
-  // deliveries beyond it wait here, so an ACK is answered from the gateway, not the broker.
-  const maxPrefetch = s.ctx.config.stomp.autoAckPrefetch;
-  const clientPrefetch = prefetchOf(frame, s.ctx.config.stomp.defaultPrefetch, maxPrefetch);
-  const prefetch = ackMode === 'auto' ? maxPrefetch : clientPrefetch;
+  // ack:auto consumes with a window of its own (stomp.autoAckPrefetch): RabbitMQ's plugin
+  // consumes it with no-ack, where prefetch-count has no effect (the header is still checked)
+  const clientPrefetch = prefetchOf(frame, s.ctx.config.stomp.defaultPrefetch, s.ctx.config.limits.maxInflightPerSession);
+  const prefetch = ackMode === 'auto' ? s.ctx.config.stomp.autoAckPrefetch : clientPrefetch;
   const selector = h['selector'] === undefined ? undefined : compileSelector(h['selector']);
   const bindsQueue = dest.kind === 'topic' || dest.kind === 'exchange';
   const durableName = bindsQueue ? durableSubscriptionQueue(frame, text as string, id, live.clientId) : undefined;
@@ -111,7 +107,7 @@ function ackModeOf(value: string | undefined): AckMode {
   throw new GatewayError(ErrorCode.PROTOCOL, 'invalid ack header', { detail: `ack must be one of ${ACK_MODES.join(', ')}`, fatal: true });
 }
 
-/** prefetch-count (RabbitMQ) or activemq.prefetchSize; 0 or absent is the default (0: the cap); capped. */
+/** prefetch-count (RabbitMQ) or activemq.prefetchSize; 0 or absent is the default; capped. */
 function prefetchOf(frame: StompFrame, fallback: number, cap: number): number {
   const text = frame.headers['prefetch-count'] ?? frame.headers['activemq.prefetchSize'];
   if (text === undefined) return Math.min(fallback || cap, cap);
