@@ -59,6 +59,8 @@ export interface FlowResult {
 }
 
 const PAD = 0x78; // 'x'
+/** pause between the throughput and the fixed-rate phase (see run()) */
+const SETTLE_MS = 500;
 
 export function encodePayload(phase: number, stream: number, seq: number, sentAt: number, size: number): Buffer {
   const head = `${phase}:${stream}:${seq}:${sentAt.toFixed(3)}:`;
@@ -169,6 +171,10 @@ export class Flow {
   async run(): Promise<FlowResult> {
     const warmup = this.opts.warmup && this.opts.warmup > 0 ? await this.throughputPhase(this.opts.warmup, 1_000) : undefined;
     const throughput = await this.throughputPhase(this.opts.messages, this.opts.throughputMs);
+    // The fixed-rate phase measures a server at rest, not its recovery from the burst (the
+    // scavenges, JIT and broker housekeeping the burst left behind): the same pause for every
+    // target. Without it the first fixed-rate messages set the p99 of a 750-sample phase.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const latency = await this.latencyPhase();
     return { warmupDelivered: warmup?.delivered ?? 0, throughput, latency: { ...latency, targetRate: this.opts.latency.rate } };
   }

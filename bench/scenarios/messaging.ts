@@ -178,7 +178,7 @@ export const messagingScenarios: Scenario[] = [
   {
     name: 'stomp-auto',
     title: 'STOMP SEND → SUBSCRIBE, ack:auto',
-    measures: 'One STOMP 1.2 sender, one subscriber on /topic/… with ack:auto (prefetch-count 100 on both servers).',
+    measures: 'One STOMP 1.2 sender, one subscriber on /topic/… with ack:auto (prefetch-count 100 asked; neither server applies it to ack:auto: rabbitmq_stomp consumes auto no-ack, Tributary uses stomp.autoAckPrefetch).',
     unit: 'msg/s',
     targets: ['tributary', 'rabbitmq', 'floor'],
     labels: { rabbitmq: 'rabbitmq_stomp' },
