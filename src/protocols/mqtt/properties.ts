@@ -64,15 +64,56 @@ export interface ToFabricOptions {
   replyTo?: string;
   /** wall clock in ms (tests pin it) */
   now?: number;
+  /** a session's cache of the headers that are the same for every plain publish (see FixedHeaders) */
+  fixedHeaders?: FixedHeaders;
+}
+
+/**
+ * The headers of a publish without MQTT 5 properties depend only on QoS, RETAIN and the client
+ * id, so a session hands amqplib the same (frozen) object each time. amqplib's publish wraps the
+ * headers in Object.create(headers) and encodes them with for…in: a fresh object per publish
+ * becomes a new prototype every time, which measured ~7 µs a publish against ~1.5 µs for a
+ * reused one (in-process, amqplib 2.3.1). Only for messages nobody mutates afterwards (the
+ * retained store adds headers to its own copy and does not use this).
+ */
+export class FixedHeaders {
+  private readonly slots: (Headers | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
+  private clientId: string | undefined;
+
+  get(qos: QoS, retain: boolean, clientId: string | undefined): Headers {
+    if (clientId !== this.clientId) {
+      this.slots.fill(undefined);
+      this.clientId = clientId;
+    }
+    const slot = qos * 2 + (retain ? 1 : 0);
+    let headers = this.slots[slot];
+    if (headers === undefined) {
+      headers = Object.freeze(baseHeaders({}, qos, retain, clientId)) as Headers;
+      this.slots[slot] = headers;
+    }
+    return headers;
+  }
+}
+
+function baseHeaders(headers: Headers, qos: QoS, retain: boolean, clientId: string | undefined): Headers {
+  headers[Header.PUBLISH_QOS] = qos;
+  if (retain) headers[Header.RETAIN] = true;
+  if (clientId !== undefined) headers[Header.CLIENT_ID] = clientId;
+  return headers;
 }
 
 /** An MQTT PUBLISH (or will) → the AMQP message published on amq.topic. */
 export function toFabricMessage(msg: MqttMessage, opts: ToFabricOptions = {}): FabricMessage {
-  const p = msg.properties ?? {};
-  const headers: Headers = userPropertiesToHeaders(p.userProperties);
-  headers[Header.PUBLISH_QOS] = msg.qos;
-  if (msg.retain) headers[Header.RETAIN] = true;
-  if (opts.clientId !== undefined) headers[Header.CLIENT_ID] = opts.clientId;
+  const p = msg.properties;
+  if (p === undefined && opts.fixedHeaders !== undefined) {
+    const headers = opts.fixedHeaders.get(msg.qos, msg.retain, opts.clientId);
+    return { body: msg.payload, properties: { headers, deliveryMode: msg.qos > 0 ? 2 : 1 } };
+  }
+  return withProperties(msg, p ?? {}, opts);
+}
+
+function withProperties(msg: MqttMessage, p: MqttMessageProperties, opts: ToFabricOptions): FabricMessage {
+  const headers: Headers = baseHeaders(userPropertiesToHeaders(p.userProperties), msg.qos, msg.retain, opts.clientId);
   if (p.payloadFormatIndicator) headers[Header.PAYLOAD_FORMAT] = 1;
 
   const properties: MessageProperties = { headers, deliveryMode: msg.qos > 0 ? 2 : 1 };

@@ -23,6 +23,7 @@ import { HANDLERS } from './handlers/index.js';
 import type { MqttModule } from './index.js';
 import { AwaitingRelease, OrderedAcks } from './inflight.js';
 import type { Outbound } from './outbound.js';
+import { FixedHeaders } from './properties.js';
 import { ConnackReturn, Reason, connackReturnFor } from './reason-codes.js';
 import type { SessionStateStore } from './session-store.js';
 import type { ClientLock } from './client-lock.js';
@@ -84,6 +85,8 @@ export class MqttSession implements ProtocolConnection {
   readonly topicAliases = new Map<number, string>();
   /** correlation data (hex) → response topic, for replies that come through the default exchange */
   readonly replyRoutes = new Map<string, string>();
+  /** the headers of this session's publishes without MQTT 5 properties, reused (see FixedHeaders) */
+  readonly fixedHeaders = new FixedHeaders();
   lastReplyTopic: string | undefined;
 
   readonly throttle: ReaderThrottle;

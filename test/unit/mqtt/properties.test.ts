@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromFabricMessage, Header, MAX_EXPIRATION_MS, toFabricMessage, type MqttMessage } from '../../../src/protocols/mqtt/properties.js';
+import { FixedHeaders, fromFabricMessage, Header, MAX_EXPIRATION_MS, toFabricMessage, type MqttMessage } from '../../../src/protocols/mqtt/properties.js';
 
 const now = 1_700_000_000_000;
 
@@ -136,5 +136,30 @@ describe('mqtt properties - 3.x delivery facts', () => {
     const m = toFabricMessage(msg({ qos: 2, retain: true }), { clientId: 'p1' });
     expect(deliveryFacts(m)).toEqual({ qos: 2, retain: true, publisherClientId: 'p1' });
     expect(deliveryFacts({ body: Buffer.alloc(0), properties: { deliveryMode: 2 } })).toEqual({ qos: 1, retain: false });
+  });
+});
+
+describe('mqtt properties - FixedHeaders', () => {
+  it('gives a plain publish the same headers as without the cache, one frozen object per QoS/RETAIN/client id', () => {
+    const cache = new FixedHeaders();
+    for (const qos of [0, 1, 2] as const) {
+      for (const retain of [false, true]) {
+        const plain = toFabricMessage(msg({ qos, retain }), { clientId: 'c1' });
+        const cached = toFabricMessage(msg({ qos, retain }), { clientId: 'c1', fixedHeaders: cache });
+        expect(cached.properties).toEqual(plain.properties);
+        expect(Object.keys(cached.properties.headers ?? {})).toEqual(Object.keys(plain.properties.headers ?? {}));
+        expect(Object.isFrozen(cached.properties.headers)).toBe(true);
+        expect(toFabricMessage(msg({ qos, retain }), { clientId: 'c1', fixedHeaders: cache }).properties.headers).toBe(cached.properties.headers);
+      }
+    }
+    const other = toFabricMessage(msg({ qos: 0 }), { clientId: 'c2', fixedHeaders: cache });
+    expect(other.properties.headers?.[Header.CLIENT_ID]).toBe('c2');
+  });
+
+  it('is not used for a publish with properties', () => {
+    const cache = new FixedHeaders();
+    const m = toFabricMessage(msg({ qos: 0, properties: { userProperties: { a: 'b' } } }), { clientId: 'c1', fixedHeaders: cache });
+    expect(Object.isFrozen(m.properties.headers)).toBe(false);
+    expect(m.properties.headers).toEqual({ a: 'b', [Header.PUBLISH_QOS]: 0, [Header.CLIENT_ID]: 'c1' });
   });
 });

@@ -83,7 +83,7 @@ export async function publishMessage(s: MqttSession, message: MqttMessage, routi
   const { publisher, clientId, vhost } = s.requireConnected();
   const response = message.properties?.responseTopic;
   const replyTo = response === undefined ? undefined : replyQueueFor(s, response, message.properties?.correlationData);
-  const amqp = toFabricMessage(message, replyTo ? { clientId, replyTo } : { clientId });
+  const amqp = toFabricMessage(message, replyTo ? { clientId, replyTo } : { clientId, fixedHeaders: s.fixedHeaders });
   const confirm = message.qos > 0;
   const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, confirm ? { confirm, whenFull } : { confirm });
   const retained = message.retain ? s.mod.retained(vhost).then((store) => store.retain(message, clientId)) : undefined;
