@@ -75,6 +75,8 @@ export function fairDeliveryTopic(d: Delivery): string | undefined {
 
 export class Subscriptions {
   private readonly subs = new Map<string, Subscription>();
+  /** match()'s last answer (read-only for callers), dropped whenever `subs` changes */
+  private lastMatch: { topic: string; local: boolean; result: MatchResult | undefined } | undefined;
   private readonly bindingUse = new Map<string, number>();
   /** consumers of subscriptions with a queue of their own ($share, $fair), by raw filter */
   private readonly own = new Map<string, Consumer>();
@@ -105,6 +107,7 @@ export class Subscriptions {
     if (sub.stream !== undefined) await this.addFair(sub, sub.stream);
     else if (sub.group !== undefined) await this.addShared(sub, previous !== undefined);
     else if (previous === undefined) await this.bind(toRoutingKey(sub.filter));
+    this.changed();
     this.subs.set(sub.raw, sub);
   }
 
@@ -112,6 +115,7 @@ export class Subscriptions {
   async remove(raw: string): Promise<boolean> {
     const sub = this.subs.get(raw);
     if (sub === undefined) return false;
+    this.changed();
     this.subs.delete(raw);
     if (!isOrdinary(sub)) {
       const c = this.own.get(raw);
@@ -146,22 +150,37 @@ export class Subscriptions {
         if (uses === 0 && !existed) await this.opts.fabric.bindQueue(this.queue, TOPIC_EXCHANGE, key);
         this.bindingUse.set(key, uses + 1);
       }
+      this.changed();
       this.subs.set(s.raw, s);
     }
   }
 
   /** The session queue's delivery against the session's ordinary filters; undefined: not for us. */
   match(topic: string, publisherClientId: string | undefined): MatchResult | undefined {
+    // a subscriber mostly receives one topic after another: the last answer holds until the subscriptions change
+    const local = publisherClientId === this.opts.clientId;
+    const last = this.lastMatch;
+    if (last !== undefined && last.topic === topic && last.local === local) return last.result;
+    const result = this.matchAll(topic, local);
+    this.lastMatch = { topic, local, result };
+    return result;
+  }
+
+  private matchAll(topic: string, local: boolean): MatchResult | undefined {
     let result: MatchResult | undefined;
     for (const s of this.subs.values()) {
       if (!isOrdinary(s) || !topicMatches(s.filter, topic)) continue;
-      if (s.noLocal && publisherClientId === this.opts.clientId) continue; // [MQTT-3.8.3-3]
+      if (s.noLocal && local) continue; // [MQTT-3.8.3-3]
       result ??= { qos: 0, identifiers: [], retainAsPublished: false };
       if (s.qos > result.qos) result.qos = s.qos;
       if (s.identifier !== undefined) result.identifiers.push(s.identifier);
       if (s.retainAsPublished) result.retainAsPublished = true;
     }
     return result;
+  }
+
+  private changed(): void {
+    this.lastMatch = undefined;
   }
 
   /** stop consuming; unacknowledged deliveries go back to their queues */

@@ -40,6 +40,17 @@ export class TopicError extends Error {
 
 /** Topic name of a PUBLISH: no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-1.5.4-2]. Returns its routing key. */
 export function validateTopicName(topic: string, limits: TopicLimits): string {
+  // a publisher mostly repeats its topic: the last valid one (under the same limits) is known
+  const last = lastValid;
+  if (topic === last.topic && limits.maxTopicLength === last.maxTopicLength && limits.maxTopicLevels === last.maxTopicLevels) return last.routingKey;
+  const routingKey = checkTopicName(topic, limits);
+  lastValid = { topic, maxTopicLength: limits.maxTopicLength, maxTopicLevels: limits.maxTopicLevels, routingKey };
+  return routingKey;
+}
+
+let lastValid = { topic: '', maxTopicLength: -1, maxTopicLevels: -1, routingKey: '' };
+
+function checkTopicName(topic: string, limits: TopicLimits): string {
   checkCommon(topic, limits);
   if (topic.includes('+') || topic.includes('#')) throw new TopicError('wildcard-in-name', topic); // [MQTT-3.3.2-2]
   const routingKey = toRoutingKey(topic);
@@ -110,6 +121,16 @@ export function bindingKeyToFilter(bindingKey: string): string {
  * cannot be sent to an MQTT client.
  */
 export function routingKeyToTopic(routingKey: string): string | undefined {
+  // deliveries mostly repeat the last routing key
+  if (routingKey === lastDelivered.routingKey) return lastDelivered.topic;
+  const topic = topicOfRoutingKey(routingKey);
+  lastDelivered = { routingKey, topic };
+  return topic;
+}
+
+let lastDelivered: { routingKey: string | undefined; topic: string | undefined } = { routingKey: undefined, topic: undefined };
+
+function topicOfRoutingKey(routingKey: string): string | undefined {
   const topic = bindingKeyToFilter(routingKey);
   if (topic.length === 0 || topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) return undefined;
   return topic;

@@ -142,3 +142,20 @@ describe('mqtt names', () => {
     expect(long).toMatch(/^mqtt-subscription-[0-9a-f]{64}qos1$/);
   });
 });
+
+describe('mqtt topic - last-answer memos', () => {
+  it('validateTopicName answers a repeated topic the same, and again checks it under other limits', () => {
+    const wide = { maxTopicLength: 100, maxTopicLevels: 10 };
+    expect(validateTopicName('a/b/c', wide)).toBe('a.b.c');
+    expect(validateTopicName('a/b/c', wide)).toBe('a.b.c');
+    expect(() => validateTopicName('a/b/c', { maxTopicLength: 100, maxTopicLevels: 2 })).toThrow(TopicError);
+    expect(() => validateTopicName('a/b/c', { maxTopicLength: 4, maxTopicLevels: 10 })).toThrow(TopicError);
+    expect(validateTopicName('a/b/c', wide)).toBe('a.b.c');
+    expect(() => validateTopicName('a/+', wide)).toThrow(TopicError);
+    expect(() => validateTopicName('a/+', wide)).toThrow(TopicError);
+  });
+
+  it('routingKeyToTopic answers a repeated key the same, invalid ones included', () => {
+    for (const key of ['a.b', 'a.b', 'a*', 'a*', '', '', 'x.y', 'a.b']) expect(routingKeyToTopic(key)).toBe(key === 'a*' || key === '' ? undefined : key.replaceAll('.', '/'));
+  });
+});
