@@ -8,8 +8,46 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * Per-message counts kept in plain numbers and added to a prom-client counter whenever it is
+ * read (its collect hook), for the hottest counters: prom-client's inc(labels), bound through
+ * labels() or not, hashes the label set on every call (~0.3-0.45 µs in-process), a child here
+ * is one addition. What /metrics and the live page report is the same.
+ */
+export class FoldedCounts {
+  /** one per label set (bounded like the label sets themselves), shared by whoever asks for it */
+  private readonly children = new Map<string, FoldedChild>();
+
+  child(labels: Record<string, string>): FoldedChild {
+    const key = JSON.stringify(labels);
+    let c = this.children.get(key);
+    if (c === undefined) {
+      c = new FoldedChild(labels);
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  /** add what was counted since the last read to `counter` */
+  foldInto(counter: Counter<string>): void {
+    for (const c of this.children.values()) {
+      if (c.pending > 0) counter.inc(c.labels, c.pending);
+      c.pending = 0;
+    }
+  }
+}
+
+export class FoldedChild {
+  pending = 0;
+  constructor(readonly labels: Record<string, string>) {}
+  inc(): void {
+    this.pending += 1;
+  }
+}
+
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
+  const deliveredCounts = new FoldedCounts();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const pt = ['protocol', 'transport'] as const;
@@ -26,7 +64,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     connectionsClosed: new Counter({ name: 'tributary_connections_closed_total', help: 'Client connections closed', labelNames: ['protocol', 'transport', 'reason'] as const, registers }),
     messagesReceived: new Counter({ name: 'tributary_messages_received_total', help: 'Messages published by clients', labelNames: ['protocol'] as const, registers }),
     messagesConfirmed: new Counter({ name: 'tributary_messages_confirmed_total', help: 'Client publishes confirmed by the fabric', labelNames: ['protocol'] as const, registers }),
-    messagesDelivered: new Counter({ name: 'tributary_messages_delivered_total', help: 'Messages delivered to clients', labelNames: ['protocol'] as const, registers }),
+    messagesDelivered: new Counter({
+      name: 'tributary_messages_delivered_total',
+      help: 'Messages delivered to clients',
+      labelNames: ['protocol'] as const,
+      registers,
+      collect() {
+        deliveredCounts.foldInto(this);
+      },
+    }),
+    /** counts of messagesDelivered made per message (folded into it when it is read) */
+    deliveredCounts,
     messagesAcknowledged: new Counter({ name: 'tributary_messages_acknowledged_total', help: 'Deliveries acknowledged by clients', labelNames: ['protocol'] as const, registers }),
     messagesDropped: new Counter({ name: 'tributary_messages_dropped_total', help: 'Messages dropped', labelNames: ['protocol', 'reason'] as const, registers }),
     bytesIn: new Counter({ name: 'tributary_bytes_received_total', help: 'Bytes read from clients', labelNames: pt, registers }),

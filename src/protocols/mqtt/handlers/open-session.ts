@@ -77,6 +77,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     prefetch: Math.max(window, ctx.config.mqtt.prefetch),
     onDelivery: (d, consumer, shared) => s.onDelivery(d, consumer, shared),
   });
+  const delivered = s.metrics.deliveredCounts.child({ protocol: 'mqtt' });
   s.outbound = new Outbound({
     version: s.version,
     window,
@@ -84,7 +85,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     topicAliasMaximum: s.client.topicAliasMaximum,
     write: (bytes, afterFlush) => s.writeEncoded(bytes, afterFlush),
     onDropped: (reason) => s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason }),
-    onDelivered: () => s.metrics.messagesDelivered.inc({ protocol: 'mqtt' }),
+    onDelivered: () => delivered.inc(),
   });
   if (stored !== undefined && stored.length > 0) {
     await s.subscriptions.restore(stored.map(fromStored));
