@@ -67,13 +67,10 @@ export class ConfirmedPublisher {
   /** Publish; the promise rejects with the fabric's GatewayError (nack, unroutable, loss). */
   publish(exchange: string, routingKey: string, message: FabricMessage, opts: PublishOptions = {}): Promise<void> {
     this.received.inc();
-    const started = process.hrtime.bigint();
     this.count += 1;
-    const result = this.session.publish(exchange, routingKey, message, opts).then(() => {
-      if (opts.confirm !== true) return;
-      this.confirmed.inc();
-      this.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    });
+    const published = this.session.publish(exchange, routingKey, message, opts);
+    // an unconfirmed publish (MQTT QoS 0, most STOMP SENDs) has no confirm to count or time
+    const result = opts.confirm === true ? this.timed(published) : published;
     const done = result.then(
       () => this.release(),
       () => this.release(),
@@ -81,6 +78,14 @@ export class ConfirmedPublisher {
     const previous = this.tail;
     this.tail = previous.then(() => done);
     return result;
+  }
+
+  private timed(published: Promise<void>): Promise<void> {
+    const started = process.hrtime.bigint();
+    return published.then(() => {
+      this.confirmed.inc();
+      this.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    });
   }
 
   private release(): void {
