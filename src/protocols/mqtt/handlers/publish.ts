@@ -14,7 +14,7 @@
 
 import { ErrorCode, GatewayError, toGatewayError } from '../../../errors.js';
 import type { IPublishPacket } from '../codec.js';
-import type { PublishOptions } from '../../../fabric/types.js';
+import type { FabricMessage, PublishOptions } from '../../../fabric/types.js';
 import { TOPIC_EXCHANGE } from '../names.js';
 import { toFabricMessage, type MqttMessage, type MqttMessageProperties, type QoS } from '../properties.js';
 import { Reason } from '../reason-codes.js';
@@ -52,12 +52,16 @@ export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<
   const message: MqttMessage = { topic, qos, retain: p.retain, payload: asBuffer(p.payload) };
   const properties = publishProperties(p);
   if (properties !== undefined) message.properties = properties;
-  const outcome = publishMessage(s, message, routingKey, s.version === 5 ? 'reject' : 'wait');
-  if (qos === 2) s.awaitingRelease.add(id, outcome);
-  if (qos > 0) {
-    const bytes = message.payload.length;
-    s.unansweredBytes += bytes;
-    answer(s, qos, id, outcome, bytes);
+  if (qos === 0 && !message.retain) {
+    publishQos0(s, message, routingKey); // no answer to wait for: no async function and awaits per message
+  } else {
+    const outcome = publishMessage(s, message, routingKey, s.version === 5 ? 'reject' : 'wait');
+    if (qos === 2) s.awaitingRelease.add(id, outcome);
+    if (qos > 0) {
+      const bytes = message.payload.length;
+      s.unansweredBytes += bytes;
+      answer(s, qos, id, outcome, bytes);
+    }
   }
   s.throttle.afterPublish(fabric);
   const publisher = s.publisher;
@@ -81,9 +85,7 @@ export function publishWindow(version: number, maxInflightPerSession: number): n
  */
 export async function publishMessage(s: MqttSession, message: MqttMessage, routingKey: string, whenFull: PublishOptions['whenFull'] = 'reject'): Promise<number> {
   const { publisher, clientId, vhost } = s.requireConnected();
-  const response = message.properties?.responseTopic;
-  const replyTo = response === undefined ? undefined : replyQueueFor(s, response, message.properties?.correlationData);
-  const amqp = toFabricMessage(message, replyTo ? { clientId, replyTo } : { clientId, fixedHeaders: s.fixedHeaders });
+  const amqp = fabricMessage(s, message, clientId);
   const confirm = message.qos > 0;
   const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, confirm ? { confirm, whenFull } : { confirm });
   const retained = message.retain ? s.mod.retained(vhost).then((store) => store.retain(message, clientId)) : undefined;
@@ -93,11 +95,29 @@ export async function publishMessage(s: MqttSession, message: MqttMessage, routi
     if (kept === 'refused') s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: 'retained_store_full' });
     return Reason.SUCCESS;
   } catch (err) {
-    const g = toGatewayError(err);
-    s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: g.code });
-    s.log.info({ code: g.code, detail: g.detail, qos: message.qos }, 'publish failed');
-    return publishReasonFor(g);
+    return publishFailed(s, err, message.qos);
   }
+}
+
+/** publishMessage for QoS 0 without RETAIN, as a plain promise callback (nobody awaits the outcome) */
+function publishQos0(s: MqttSession, message: MqttMessage, routingKey: string): void {
+  const { publisher, clientId } = s.requireConnected();
+  publisher.publish(TOPIC_EXCHANGE, routingKey, fabricMessage(s, message, clientId), { confirm: false }).then(undefined, (err: unknown) => {
+    publishFailed(s, err, 0);
+  });
+}
+
+function fabricMessage(s: MqttSession, message: MqttMessage, clientId: string): FabricMessage {
+  const response = message.properties?.responseTopic;
+  const replyTo = response === undefined ? undefined : replyQueueFor(s, response, message.properties?.correlationData);
+  return toFabricMessage(message, replyTo ? { clientId, replyTo } : { clientId, fixedHeaders: s.fixedHeaders });
+}
+
+function publishFailed(s: MqttSession, err: unknown, qos: QoS): number {
+  const g = toGatewayError(err);
+  s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: g.code });
+  s.log.info({ code: g.code, detail: g.detail, qos }, 'publish failed');
+  return publishReasonFor(g);
 }
 
 /** PUBACK/PUBREC in order, once `outcome` is known. MQTT 3.x has no error codes: it is closed instead. */
