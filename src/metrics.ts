@@ -48,6 +48,7 @@ export class FoldedChild {
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   const deliveredCounts = new FoldedCounts();
+  const receivedCounts = new FoldedCounts();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const pt = ['protocol', 'transport'] as const;
@@ -62,7 +63,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registers,
     }),
     connectionsClosed: new Counter({ name: 'tributary_connections_closed_total', help: 'Client connections closed', labelNames: ['protocol', 'transport', 'reason'] as const, registers }),
-    messagesReceived: new Counter({ name: 'tributary_messages_received_total', help: 'Messages published by clients', labelNames: ['protocol'] as const, registers }),
+    messagesReceived: new Counter({
+      name: 'tributary_messages_received_total',
+      help: 'Messages published by clients',
+      labelNames: ['protocol'] as const,
+      registers,
+      collect() {
+        receivedCounts.foldInto(this);
+      },
+    }),
+    /** counts of messagesReceived made per message (folded into it when it is read) */
+    receivedCounts,
     messagesConfirmed: new Counter({ name: 'tributary_messages_confirmed_total', help: 'Client publishes confirmed by the fabric', labelNames: ['protocol'] as const, registers }),
     messagesDelivered: new Counter({
       name: 'tributary_messages_delivered_total',

@@ -14,4 +14,12 @@ describe('metrics - folded counts', () => {
     mqtt.inc();
     expect(await m.registry.metrics()).toContain('tributary_messages_delivered_total{protocol="mqtt"} 6');
   });
+
+  it('messagesReceived likewise, through receivedCounts', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const wamp = m.receivedCounts.child({ protocol: 'wamp' });
+    wamp.inc();
+    wamp.inc();
+    expect(await m.registry.metrics()).toContain('tributary_messages_received_total{protocol="wamp"} 2');
+  });
 });

@@ -26,8 +26,9 @@ export class ConfirmedPublisher {
     /** most publishes awaiting their confirm at once */
     readonly window = 1024,
   ) {
-    // bound once: looking labels up on every publish shows in profiles
-    this.received = metrics.messagesReceived.labels({ protocol });
+    // bound once: looking labels up on every publish shows in profiles; the received count
+    // is a plain number folded into prom-client when read (prom-client hashes labels per inc)
+    this.received = metrics.receivedCounts.child({ protocol });
     this.confirmed = metrics.messagesConfirmed.labels({ protocol });
     this.latency = metrics.confirmLatency.labels({ protocol });
   }
