@@ -23,6 +23,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { ManagedConnection } from './connection.js';
 import { backendUnavailable, fromAmqpError, publishNacked, unroutable } from './errors.js';
+import { publishConfirmed, publishPlain } from './publish-fields.js';
 
 export interface PublisherOptions {
   /** unconfirmed publishes at which `writable` turns false (it turns true again at half) */
@@ -218,7 +219,7 @@ export class Publisher {
   private sendPlain(state: PlainState, exchange: string, routingKey: string, body: Buffer, options: Options.Publish): Promise<void> {
     let accepted: boolean;
     try {
-      accepted = state.ch.publish(exchange, routingKey, body, options);
+      accepted = publishPlain(state.ch, exchange, routingKey, body, options);
     } catch (err) {
       const mapped = fromAmqpError(err);
       return Promise.reject(mapped.code === ErrorCode.INTERNAL ? new GatewayError(ErrorCode.PRECONDITION_FAILED, undefined, { detail: mapped.detail, cause: err }) : mapped);
@@ -311,7 +312,7 @@ export class Publisher {
       };
       let accepted: boolean;
       try {
-        accepted = state.ch.publish(exchange, routingKey, body, options, onConfirm);
+        accepted = publishConfirmed(state.ch, exchange, routingKey, body, options, onConfirm);
       } catch (err) {
         // encoding refused it (e.g. a headers table over 64 KiB): nothing was sent
         this.settled();
