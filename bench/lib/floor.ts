@@ -2,8 +2,7 @@
 // lib/tributary.ts starts Tributary: `node --import tsx`, free ports, ready when it prints its
 // listening line, stopped with SIGTERM (SIGKILL after a deadline). Only the process started
 // here is ever signalled.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { startServerChild } from './child.js';
 import { REPO_ROOT } from './tributary.js';
 
 export interface FloorProcess {
@@ -21,11 +20,6 @@ export interface FloorOptions {
   nodeArgs?: string[];
   readyTimeoutMs?: number;
 }
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
-});
 
 export async function startFloor(opts: FloorOptions): Promise<FloorProcess> {
   // profiles in a floor/ subdirectory of --cpu-prof-dir, told apart from Tributary's (a fixed
@@ -47,37 +41,12 @@ export async function startFloor(opts: FloorOptions): Promise<FloorProcess> {
     '--amqp-connections',
     opts.amqpConnections ?? process.env.BENCH_FLOOR_AMQP_CONNECTIONS ?? 'per-client',
   ];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: string[] = [];
-  let onLine: ((line: string) => void) | undefined;
-  const keep = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
-      if (lines.length > 60) lines.shift();
-      onLine?.(line);
-    }
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.once('exit', () => live.delete(child));
-  const output = (): string => lines.join('\n');
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
-    if (code === 'timeout') {
-      child.kill('SIGKILL');
-      return exited;
-    }
-    return code;
-  };
+  const server = startServerChild(args, REPO_ROOT);
+  const { child, exited, output, stop } = server;
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;
   const ports = await new Promise<{ mqtt: number; stomp: number } | string>((resolve) => {
     const timer = setTimeout(() => resolve(`not ready within ${timeoutMs} ms`), timeoutMs);
-    onLine = (line) => {
+    server.onLine = (line) => {
       const m = /^floor listening mqtt=(\d+) stomp=(\d+)/.exec(line);
       if (m) {
         clearTimeout(timer);
@@ -89,7 +58,7 @@ export async function startFloor(opts: FloorOptions): Promise<FloorProcess> {
       resolve(`exited with ${code} before it was ready`);
     });
   });
-  onLine = undefined;
+  server.onLine = undefined;
   if (typeof ports === 'string') {
     await stop();
     throw new Error(`gateway floor ${ports}:\n${output()}`);

@@ -1,10 +1,10 @@
 // Start Tributary as its own process (the way it runs in production: `node --import tsx
 // src/main.ts`), find its ports, wait for /readyz, stop it with SIGTERM (SIGKILL after a
 // deadline). Only the process started here is ever signalled.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startServerChild } from './child.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -26,11 +26,6 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   nodeArgs?: string[];
 }
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
-});
 
 /** a currently free TCP port on 127.0.0.1 (bound and released) */
 export function freePort(): Promise<number> {
@@ -66,32 +61,7 @@ export async function startTributary(opts: StartOptions): Promise<TributaryProce
     opts.logLevel ?? 'warn',
   ];
   for (const [key, value] of Object.entries(opts.set ?? {})) args.push('--set', `${key}=${String(value)}`);
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: string[] = [];
-  const keep = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line.trim() === '') continue;
-      lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
-      if (lines.length > 60) lines.shift();
-    }
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.once('exit', () => live.delete(child));
-
-  const output = (): string => lines.join('\n');
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
-    if (code === 'timeout') {
-      child.kill('SIGKILL');
-      return exited;
-    }
-    return code;
-  };
+  const { child, lines, output, stop } = startServerChild(args, REPO_ROOT);
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   for (;;) {
