@@ -2,6 +2,7 @@
 // PUBACK, nothing else. Hand-rolled framing (no mqtt.js) so that the client costs little
 // and the same for every server it is pointed at.
 import { openConn, type Conn, type Endpoint } from './conn.js';
+import { readFixedHeader } from './mqtt-frame.js';
 
 export interface MqttOptions {
   clientId: string;
@@ -108,24 +109,10 @@ export class MqttClient {
     const buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     let off = 0;
     for (;;) {
-      if (buf.length - off < 2) break;
-      let len = 0;
-      let mul = 1;
-      let i = off + 1;
-      let complete = false;
-      for (; i < buf.length && i < off + 5; i++) {
-        const b = buf[i]!;
-        len += (b & 0x7f) * mul;
-        mul *= 128;
-        if ((b & 0x80) === 0) {
-          complete = true;
-          i++;
-          break;
-        }
-      }
-      if (!complete || buf.length - i < len) break;
-      this.packet(buf[off]!, buf, i, i + len);
-      off = i + len;
+      const h = readFixedHeader(buf, off);
+      if (typeof h === 'string' || buf.length - h.bodyStart < h.length) break;
+      this.packet(buf[off]!, buf, h.bodyStart, h.bodyStart + h.length);
+      off = h.bodyStart + h.length;
     }
     this.buf = off === buf.length ? EMPTY : buf.subarray(off);
   }

@@ -6,6 +6,7 @@
 // no QoS 2, no limits. A protocol error closes the connection.
 import type { Socket } from 'node:net';
 import type { ConsumeMessage } from 'amqplib';
+import { readFixedHeader } from '../clients/mqtt-frame.js';
 import { Out, Serial, type Backend, type Link } from './common.js';
 
 const EXCHANGE = 'amq.topic';
@@ -55,29 +56,13 @@ export function serveMqtt(socket: Socket, backend: Backend): void {
   socket.on('data', (chunk: Buffer) => {
     const data = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     let off = 0;
-    while (data.length - off >= 2) {
-      let len = 0;
-      let mul = 1;
-      let i = off + 1;
-      let complete = false;
-      for (; i < data.length && i < off + 5; i++) {
-        const b = data[i]!;
-        len += (b & 0x7f) * mul;
-        mul *= 128;
-        if ((b & 0x80) === 0) {
-          complete = true;
-          i++;
-          break;
-        }
-      }
-      if (!complete) {
-        if (i >= off + 5) return close('malformed remaining length');
-        break;
-      }
-      if (data.length - i < len) break;
-      serial.push({ header: data[off]!, body: data.subarray(i, i + len) });
+    for (;;) {
+      const h = readFixedHeader(data, off);
+      if (h === 'malformed') return close('malformed remaining length');
+      if (h === 'partial' || data.length - h.bodyStart < h.length) break;
+      serial.push({ header: data[off]!, body: data.subarray(h.bodyStart, h.bodyStart + h.length) });
       if (closed) return;
-      off = i + len;
+      off = h.bodyStart + h.length;
     }
     buf = off === data.length ? EMPTY : data.subarray(off);
   });
