@@ -6,7 +6,8 @@
 // most highWater plus what one read produces.
 
 export interface SerialQueueOptions<T> {
-  handle(item: T): Promise<void>;
+  /** a handler that returns nothing (not a promise) is done: the next item follows without a promise hop */
+  handle(item: T): Promise<void> | void;
   /** a handler threw: the queue stops (the connection is going away) */
   onError(err: unknown, item: T): void;
   highWater: number;
@@ -39,7 +40,10 @@ export class SerialQueue<T> {
       this.high = true;
       this.opts.onHigh();
     }
-    if (!this.running) void this.run();
+    if (!this.running) {
+      this.running = true;
+      this.run();
+    }
   }
 
   /** drop what waits and handle nothing more */
@@ -49,16 +53,27 @@ export class SerialQueue<T> {
     this.head = 0;
   }
 
-  private async run(): Promise<void> {
-    this.running = true;
+  /** handle items until one returns a promise (run again once it settles) or none is left */
+  private run(): void {
     while (!this.stopped && this.head < this.items.length) {
       const item = this.items[this.head++] as T;
       if (this.head > 1024 && this.head * 2 > this.items.length) this.compact();
+      let handling: Promise<void> | void;
       try {
-        await this.opts.handle(item);
+        handling = this.opts.handle(item);
       } catch (err) {
-        this.stop();
-        this.opts.onError(err, item);
+        this.failed(err, item);
+        break;
+      }
+      if (handling !== undefined) {
+        handling.then(
+          () => this.run(),
+          (err: unknown) => {
+            this.failed(err, item);
+            this.run();
+          },
+        );
+        return;
       }
     }
     this.items.length = 0;
@@ -68,6 +83,11 @@ export class SerialQueue<T> {
       this.high = false;
       this.opts.onLow();
     }
+  }
+
+  private failed(err: unknown, item: T): void {
+    this.stop();
+    this.opts.onError(err, item);
   }
 
   private compact(): void {

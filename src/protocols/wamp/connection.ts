@@ -20,8 +20,7 @@ import type { Logger } from '../../log.js';
 const QUEUE_HIGH_WATER = 64;
 /** how long shutdown waits for the client's GOODBYE reply */
 const GOODBYE_GRACE_MS = 1000;
-/** what handle() returns for a message handled synchronously */
-const DONE: Promise<void> = Promise.resolve();
+/** messages that publish: after them the reader may pause for the fabric (ReaderThrottle) */
 const PUBLISH_TYPES = new Set<Inbound['type']>(['PUBLISH', 'CALL', 'YIELD', 'ERROR']);
 
 export class WampConnection implements ProtocolConnection {
@@ -107,11 +106,12 @@ export class WampConnection implements ProtocolConnection {
     };
   }
 
-  private handle(message: Inbound): Promise<void> {
+  /** undefined when handled synchronously: the queue goes on without a promise hop */
+  private handle(message: Inbound): Promise<void> | undefined {
     const handling = this.session.handle(message);
     if (handling !== undefined) return handling.then(() => this.handled(message));
     this.handled(message);
-    return DONE;
+    return undefined;
   }
 
   private handled(message: Inbound): void {
