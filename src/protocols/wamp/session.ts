@@ -21,10 +21,6 @@ import { handlers } from './handlers/index.js';
 import { ConfirmedPublisher } from '../shared/confirmed-publisher.js';
 import { AuthorizationCache } from '../shared/authorization-cache.js';
 
-/** grants remembered per session (as AuthorizationCache) */
-const GRANTS = 256;
-/** the grant key for CALL: a NUL never appears in a valid topic URI */
-const CALL_GRANT = '\u0000call';
 
 export type SessionState = 'hello' | 'authenticating' | 'open' | 'closing' | 'closed';
 export type SessionEnd = 'goodbye' | 'abort' | 'transport';
@@ -80,8 +76,6 @@ export class WampSession implements WampPeer {
   publisher: ConfirmedPublisher | null = null;
   private readonly requestIds = new SessionScopeIds();
   private authz: AuthorizationCache | null = null;
-  /** topic URIs granted for PUBLISH, and CALL_GRANT */
-  private readonly grants = new Set<string>();
 
   constructor(readonly deps: SessionDeps) {}
 
@@ -167,25 +161,18 @@ export class WampSession implements WampPeer {
   }
 
   /**
-   * What this session may do, known without a promise: a stream of PUBLISHes to one topic (or
-   * of CALLs) is handled without awaiting anything. The same grants the AuthorizationCache
-   * keeps, bounded the same way.
+   * What this session may do, known without a promise (AuthorizationCache.granted): a stream
+   * of PUBLISHes to granted topics (or of CALLs) is handled without awaiting anything.
    */
   authorizePublish(topic: string): Promise<void> | undefined {
-    return this.authorizeOnce(topic, { kind: 'topic', name: 'amq.topic', permission: 'write', routingKey: topic });
+    if (this.authz?.granted(this.vhost, 'topic', 'write', 'amq.topic', topic) === true) return undefined;
+    return this.authorize({ kind: 'topic', name: 'amq.topic', permission: 'write', routingKey: topic });
   }
 
   /** CALL: write on the default exchange */
   authorizeCall(): Promise<void> | undefined {
-    return this.authorizeOnce(CALL_GRANT, { kind: 'exchange', name: 'amq.default', permission: 'write' });
-  }
-
-  private authorizeOnce(key: string, request: Omit<AuthorizeRequest, 'vhost'>): Promise<void> | undefined {
-    if (this.grants.has(key)) return undefined;
-    return this.authorize(request).then(() => {
-      if (this.grants.size >= GRANTS) this.grants.delete(this.grants.values().next().value as string);
-      this.grants.add(key);
-    });
+    if (this.authz?.granted(this.vhost, 'exchange', 'write', 'amq.default') === true) return undefined;
+    return this.authorize({ kind: 'exchange', name: 'amq.default', permission: 'write' });
   }
 
   /** the publisher when it has room now (roomToPublish would resolve at once), else null */
