@@ -24,38 +24,63 @@ import { TopicError, toRoutingKey, topicMatches, validateTopicName } from '../to
 import { MqttError, protocolError, publishReasonFor } from '../wire-errors.js';
 import { stageDelayedWill, type Will } from '../will.js';
 
-export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<void> {
-  const { authz, clientId, vhost, fabric } = s.requireConnected();
+/**
+ * A PUBLISH, handled without a promise when it needs no wait (a granted topic, room in the
+ * confirm window): the SerialQueue then goes on to the next packet at once. A promise only
+ * while it authorizes or waits for room.
+ */
+export function handlePublish(s: MqttSession, p: IPublishPacket): Promise<void> | undefined {
+  const connected = s.requireConnected();
   const { topic, routingKey } = resolveTopic(s, p);
   const qos = p.qos as QoS;
   const id = p.messageId as number;
   if (qos === 2) {
     const earlier = s.awaitingRelease.get(id);
-    if (earlier !== undefined) return answer(s, 2, id, earlier); // a retransmission: published already
+    if (earlier !== undefined) {
+      answer(s, 2, id, earlier); // a retransmission: published already
+      return undefined;
+    }
   }
   checkReceiveWindow(s, qos);
+  // a publisher mostly repeats its topics: a known grant needs no promise
+  if (!connected.authz.granted(connected.vhost, 'topic', 'write', TOPIC_EXCHANGE, routingKey)) return authorizeAndPublish(s, p, connected, topic, routingKey);
+  return publishGranted(s, p, connected, topic, routingKey);
+}
+
+async function authorizeAndPublish(s: MqttSession, p: IPublishPacket, connected: Connected, topic: string, routingKey: string): Promise<void> {
+  const { authz, clientId, vhost } = connected;
   try {
-    // a publisher mostly repeats its last topic: that grant is known without asking the cache
-    if (routingKey !== s.lastGrantedRoutingKey) {
-      await authz.authorize({ vhost, kind: 'topic', name: TOPIC_EXCHANGE, permission: 'write', routingKey, context: { clientId } });
-      s.lastGrantedRoutingKey = routingKey;
-    }
+    await authz.authorize({ vhost, kind: 'topic', name: TOPIC_EXCHANGE, permission: 'write', routingKey, context: { clientId } });
   } catch (err) {
     // MQTT 5: say so (QoS > 0); MQTT 3.x has no way to, so the message is acked and dropped, as
     // Mosquitto and EMQX do [MQTT-3.3.5-2]
     s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: 'not_authorized' });
     s.log.info({ topic, code: toGatewayError(err).code }, 'publish refused');
     const refused = Promise.resolve(s.version === 5 ? Reason.NOT_AUTHORIZED : Reason.SUCCESS);
-    if (qos > 0) answer(s, qos, id, refused);
+    if (p.qos > 0) answer(s, p.qos as QoS, p.messageId as number, refused);
     return;
   }
+  // as before the await: the session's publisher and client id now (it throws once closed)
+  await publishGranted(s, p, { ...s.requireConnected(), fabric: connected.fabric }, topic, routingKey);
+}
+
+type Connected = ReturnType<MqttSession['requireConnected']>;
+
+const CONFIRM_REJECT: PublishOptions = Object.freeze({ confirm: true, whenFull: 'reject' });
+const CONFIRM_WAIT: PublishOptions = Object.freeze({ confirm: true, whenFull: 'wait' });
+
+function publishGranted(s: MqttSession, p: IPublishPacket, connected: Connected, topic: string, routingKey: string): Promise<void> | undefined {
+  const qos = p.qos as QoS;
   const message: MqttMessage = { topic, qos, retain: p.retain, payload: asBuffer(p.payload) };
   const properties = publishProperties(p);
   if (properties !== undefined) message.properties = properties;
   if (qos === 0 && !message.retain) {
-    publishQos0(s, message, routingKey); // no answer to wait for: no async function and awaits per message
+    publishQos0(s, connected, message, routingKey); // no answer to wait for: no async function and awaits per message
   } else {
-    const outcome = publishMessage(s, message, routingKey, s.version === 5 ? 'reject' : 'wait');
+    const whenFull = s.version === 5 ? 'reject' : 'wait';
+    // without RETAIN the outcome is the confirm alone: one promise (publishThen), no async function
+    const outcome = message.retain ? publishMessage(s, message, routingKey, whenFull) : publishConfirmed(s, connected, message, routingKey, whenFull);
+    const id = p.messageId as number;
     if (qos === 2) s.awaitingRelease.add(id, outcome);
     if (qos > 0) {
       const bytes = message.payload.length;
@@ -63,12 +88,40 @@ export async function handlePublish(s: MqttSession, p: IPublishPacket): Promise<
       answer(s, qos, id, outcome, bytes);
     }
   }
+  const fabric = connected.fabric;
   s.throttle.afterPublish(fabric);
   const publisher = s.publisher;
-  if (publisher !== undefined && (publisher.outstanding >= publisher.window || !fabric.writable)) await publisher.roomAvailable();
-  // payloads held until their confirm: past the protocol window, bounded in bytes too
+  if (publisher !== undefined && (publisher.outstanding >= publisher.window || !fabric.writable)) return roomThenBytes(s, publisher);
+  return bytesBound(s);
+}
+
+async function roomThenBytes(s: MqttSession, publisher: NonNullable<MqttSession['publisher']>): Promise<void> {
+  await publisher.roomAvailable();
+  await bytesBound(s);
+}
+
+/** payloads held until their confirm: past the protocol window, bounded in bytes too */
+function bytesBound(s: MqttSession): Promise<void> | undefined {
   const limits = s.config.limits;
-  if (s.unansweredBytes > limits.maxPendingBytesPerConnection && s.acks.pending > limits.maxInflightPerSession) await s.acks.drained();
+  if (s.unansweredBytes > limits.maxPendingBytesPerConnection && s.acks.pending > limits.maxInflightPerSession) return s.acks.drained();
+  return undefined;
+}
+
+/** publishMessage without RETAIN (QoS 1/2): the reason code straight from the confirm */
+function publishConfirmed(s: MqttSession, connected: Connected, message: MqttMessage, routingKey: string, whenFull: 'reject' | 'wait'): Promise<number> {
+  const { publisher, clientId } = connected;
+  return publisher.publishThen(
+    TOPIC_EXCHANGE,
+    routingKey,
+    fabricMessage(s, message, clientId),
+    whenFull === 'reject' ? CONFIRM_REJECT : CONFIRM_WAIT,
+    succeeded,
+    (err: unknown) => publishFailed(s, err, message.qos),
+  );
+}
+
+function succeeded(): number {
+  return Reason.SUCCESS;
 }
 
 /** MQTT 3.x publishes awaiting their confirm at once (MQTT 5: the Receive Maximum we advertise) */
@@ -99,13 +152,17 @@ export async function publishMessage(s: MqttSession, message: MqttMessage, routi
   }
 }
 
-/** publishMessage for QoS 0 without RETAIN, as a plain promise callback (nobody awaits the outcome) */
-function publishQos0(s: MqttSession, message: MqttMessage, routingKey: string): void {
-  const { publisher, clientId } = s.requireConnected();
-  publisher.publish(TOPIC_EXCHANGE, routingKey, fabricMessage(s, message, clientId), { confirm: false }).then(undefined, (err: unknown) => {
+/** publishMessage for QoS 0 without RETAIN: one promise callback (nobody awaits the outcome) */
+function publishQos0(s: MqttSession, connected: Connected, message: MqttMessage, routingKey: string): void {
+  const { publisher, clientId } = connected;
+  void publisher.publishThen(TOPIC_EXCHANGE, routingKey, fabricMessage(s, message, clientId), UNCONFIRMED, nothing, (err: unknown) => {
     publishFailed(s, err, 0);
   });
 }
+
+const UNCONFIRMED: PublishOptions = Object.freeze({ confirm: false });
+
+function nothing(): void {}
 
 function fabricMessage(s: MqttSession, message: MqttMessage, clientId: string): FabricMessage {
   const response = message.properties?.responseTopic;
