@@ -48,6 +48,18 @@ async function node(f: EmbeddedFabric, id: string, obey = true) {
 }
 
 describe('client-id lock', () => {
+  it('every lock has its own token (a holder ignores only its own request)', async () => {
+    const f = await fabric();
+    const s = session(f);
+    const locks = Array.from({ length: 1_000 }, () => new ClientLock(s, 'dev-t', { deadlineMs: 1_000, askHolderToLeave: async () => undefined }));
+    expect(new Set(locks.map((l) => l.token)).size).toBe(1_000);
+    const [holder, other] = locks as [ClientLock, ClientLock];
+    await holder.acquire();
+    expect(holder.shouldYieldTo({ clientId: 'dev-t', token: other.token })).toBe(true);
+    expect(holder.shouldYieldTo({ clientId: 'dev-t', token: holder.token })).toBe(false);
+    await holder.release();
+  });
+
   it('a newcomer in another process asks the holder to leave and then holds the id', async () => {
     const f = await fabric();
     const a = await node(f, 'a');
