@@ -42,6 +42,17 @@ describe.runIf(brokerAvailable)('[rabbitmq] AmqpFabric core', () => {
     expect(fabric.kind).toBe('amqp');
   });
 
+  it('start opens every slot\'s confirm channel and topology lanes before the first session needs them', async () => {
+    const f = makeFabric({ connectionsPerVhost: 2, topologyChannels: 3 });
+    try {
+      await f.start();
+      // per slot: the confirm channel + 3 lanes; the plain publish channel and consumer channels open on first use
+      expect(f.channelCount()).toBe(2 * (1 + 3));
+    } finally {
+      await f.close();
+    }
+  });
+
   it('publish with confirm → consume → ack; properties cross unchanged', async () => {
     const s = open();
     const { queue } = await s.declareQueue('', { exclusive: true });

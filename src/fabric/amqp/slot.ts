@@ -130,10 +130,15 @@ export class Slot {
     return this.ownQueueConsumers.channelCount + this.sharedQueueConsumers.channelCount + (this.publisher.channelOpen ? 1 : 0) + (this.publisher.plainChannelOpen ? 1 : 0) + this.topology.filter((t) => t.channelOpen).length;
   }
 
+  /**
+   * Connect, and open the confirm channel and the topology lanes before the first session
+   * needs them (the fabric starts before /readyz answers): otherwise the first CONNECTs of a
+   * fresh process each wait for a lane's channel.open.
+   */
   async open(): Promise<void> {
     try {
       await Promise.all([this.sub.open(), this.pub.open()]);
-      await this.publisher.ready();
+      await Promise.all([this.publisher.ready(), ...this.topology.map((lane) => lane.run(async () => undefined))]);
     } catch (err) {
       await this.close();
       throw err;
