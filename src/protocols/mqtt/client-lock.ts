@@ -17,7 +17,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, GatewayError, isGatewayError } from '../../errors.js';
-import type { FabricSession } from '../../fabric/types.js';
+import type { FabricSession, QueueInfo, QueueOptions } from '../../fabric/types.js';
 import { clientLockQueueName } from './names.js';
 import type { TakeoverRequest } from './takeover-requests.js';
 
@@ -38,14 +38,30 @@ export interface ClientLockOptions {
   deadlineMs: number;
   /** broadcast a request that the current holder leave (expires after `ttlMs`) */
   askHolderToLeave(request: TakeoverRequest, ttlMs: number): Promise<void>;
+  /**
+   * queues to delete as soon as the lock is held (a waiting will, a stored session): on a fabric
+   * that can queue them behind the lock's declare (the AMQP fabric), they go with the first
+   * attempt and run only if it takes the lock; see `deletedWithClaim`
+   */
+  deleteOnClaim?: readonly string[];
 }
+
+/** the AMQP fabric's declare that carries deletes run only if it succeeds (fabric/amqp/session.ts) */
+type DeclareThenDelete = (name: string, opts: QueueOptions, thenDelete: readonly string[]) => Promise<QueueInfo & { deleted: Promise<{ messageCount: number }[]> }>;
+type LockFabric = Pick<FabricSession, 'declareQueue' | 'deleteQueue'> & { declareQueueThenDelete?: DeclareThenDelete };
 
 export class ClientLock {
   readonly token = `${TOKEN_PREFIX}.${(++tokenCounter).toString(36)}`;
   private state: 'idle' | 'acquiring' | 'held' | 'released' = 'idle';
+  /**
+   * Once held: the message counts of the `deleteOnClaim` queues, deleted with the declare that
+   * took the lock; undefined when they were not (another fabric, or a later attempt took it):
+   * then they are the caller's to delete.
+   */
+  deletedWithClaim: Promise<number[]> | undefined;
 
   constructor(
-    private readonly fabric: Pick<FabricSession, 'declareQueue' | 'deleteQueue'>,
+    private readonly fabric: LockFabric,
     readonly clientId: string,
     private readonly opts: ClientLockOptions,
   ) {}
@@ -66,7 +82,15 @@ export class ClientLock {
     for (let attempt = 0; ; attempt++) {
       if (this.releasedMeanwhile()) throw new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, undefined, { detail: `gave up waiting for '${this.queue}'` });
       try {
-        await this.fabric.declareQueue(this.queue, { exclusive: true });
+        const deletes = this.opts.deleteOnClaim;
+        if (attempt === 0 && deletes !== undefined && deletes.length > 0 && this.fabric.declareQueueThenDelete !== undefined) {
+          // only the first attempt: the deletes cannot go with a retry, which runs after backoff
+          const { deleted } = await this.fabric.declareQueueThenDelete(this.queue, { exclusive: true }, deletes);
+          this.deletedWithClaim = deleted.then((r) => r.map((d) => d.messageCount));
+          this.deletedWithClaim.catch(() => undefined); // looked at by the caller once held
+        } else {
+          await this.fabric.declareQueue(this.queue, { exclusive: true });
+        }
         if (this.releasedMeanwhile()) {
           await this.delete();
           throw new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, undefined, { detail: `gave up waiting for '${this.queue}'` });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isGatewayError } from '../../../src/errors.js';
 import { EmbeddedFabric } from '../../../src/fabric/embedded/index.js';
-import type { FabricSession } from '../../../src/fabric/types.js';
+import type { FabricSession, QueueOptions } from '../../../src/fabric/types.js';
 import { createLogger } from '../../../src/log.js';
 import { ClientLock } from '../../../src/protocols/mqtt/client-lock.js';
 import { TakeoverRequests, type TakeoverRequest } from '../../../src/protocols/mqtt/takeover-requests.js';
@@ -114,5 +114,45 @@ describe('client-id lock', () => {
     await waiting.release();
     expect(isGatewayError(await attempt, ErrorCode.BACKEND_UNAVAILABLE)).toBe(true);
     expect(next.held).toBe(true);
+  });
+
+  it('deleteOnClaim: the first attempt carries the deletes where the fabric can; a lock taken on a retry leaves them to the caller', async () => {
+    const f = await fabric();
+    const calls: { lock: string; deletes: readonly string[] }[] = [];
+    /** the embedded session plus an AMQP-style declareQueueThenDelete (declare, then the deletes only if it succeeded) */
+    const withClaim = () => {
+      const s = session(f);
+      return Object.assign(Object.create(s) as FabricSession, {
+        declareQueue: s.declareQueue.bind(s),
+        deleteQueue: s.deleteQueue.bind(s),
+        async declareQueueThenDelete(name: string, opts: QueueOptions, deletes: readonly string[]) {
+          calls.push({ lock: name, deletes });
+          const info = await s.declareQueue(name, opts);
+          return { ...info, deleted: Promise.all(deletes.map((q) => s.deleteQueue(q))) };
+        },
+      });
+    };
+    const setupSession = session(f);
+    await setupSession.declareQueue('state-x', {});
+    await setupSession.publish('', 'state-x', { body: Buffer.from('s'), properties: {} }, { confirm: true });
+    const opts = { deadlineMs: 2_000, askHolderToLeave: async () => undefined, deleteOnClaim: ['will-x', 'state-x'] };
+    const first = new ClientLock(withClaim(), 'dev-c', opts);
+    await first.acquire();
+    expect(calls).toHaveLength(1);
+    expect(await first.deletedWithClaim).toEqual([0, 1]);
+    // held: the next one's first attempt is refused, its deletes never run; it holds on a retry, without them
+    await setupSession.declareQueue('state-x', {});
+    await setupSession.publish('', 'state-x', { body: Buffer.from('s'), properties: {} }, { confirm: true });
+    const second = new ClientLock(withClaim(), 'dev-c', opts);
+    const taking = second.acquire();
+    setTimeout(() => void first.release(), 50);
+    await taking;
+    expect(calls).toHaveLength(2);
+    expect(second.deletedWithClaim).toBeUndefined();
+    expect((await setupSession.checkQueue('state-x')).messageCount).toBe(1);
+    // a fabric without it: plain declares, nothing deleted
+    const plain = new ClientLock(session(f), 'dev-d', opts);
+    await plain.acquire();
+    expect(plain.deletedWithClaim).toBeUndefined();
   });
 });

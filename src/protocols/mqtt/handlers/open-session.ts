@@ -7,7 +7,7 @@ import { AuthorizationCache } from '../../shared/authorization-cache.js';
 import { ConfirmedPublisher } from '../../shared/confirmed-publisher.js';
 import { ClientLock } from '../client-lock.js';
 import type { IConnackPacket } from '../codec.js';
-import { sessionQueueName } from '../names.js';
+import { sessionQueueName, sessionStateQueueName, willQueueName } from '../names.js';
 import { Outbound } from '../outbound.js';
 import { Reason } from '../reason-codes.js';
 import type { MqttSession } from '../session.js';
@@ -41,6 +41,8 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     s.lock = new ClientLock(fabric, clientId, {
       deadlineMs: Math.max(1_000, Math.floor(limits.connectTimeoutMs / 2)),
       askHolderToLeave: (request, ttlMs) => takeover.send(request, ttlMs),
+      // what must go once the id is ours, sent right behind the lock's declare where the fabric can
+      deleteOnClaim: opts.cleanStart ? [willQueueName(clientId), sessionStateQueueName(clientId)] : [willQueueName(clientId)],
     });
     try {
       await s.lock.acquire();
@@ -53,12 +55,14 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   const expiryMs = s.sessionExpiry * 1000;
   const store = new SessionStateStore(fabric, clientId, Math.max(1, expiryMs));
   s.stateStore = store;
+  // deleted with the lock's declare (the will, and on Clean Start the stored state), or not yet
+  const withClaim = s.lock?.deletedWithClaim;
   // the will and the stored session are independent: both requests go out at once
-  const willCancelled = cancelDelayedWill(fabric, clientId);
+  const willCancelled = withClaim ?? cancelDelayedWill(fabric, clientId);
   let stored: StoredSubscription[] | undefined;
   if (opts.cleanStart) {
     // [MQTT-3.1.2-4] an earlier session of this client id ends here
-    const [, hadSession] = await Promise.all([willCancelled, store.discardIfPresent()]);
+    const hadSession = withClaim !== undefined ? ((await withClaim)[1] ?? 0) > 0 : (await Promise.all([willCancelled, store.discardIfPresent()]))[1];
     if (hadSession) await fabric.deleteQueue(sessionQueueName(clientId));
   } else {
     [, stored] = await Promise.all([willCancelled, store.open(s.sessionExpiry > 0)]);
