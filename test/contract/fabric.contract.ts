@@ -640,6 +640,25 @@ export function fabricContract(name: string, makeFabric: () => Promise<Fabric>):
         expect(c.texts).toEqual(['before']);
         expect(await drain(s, q)).toEqual(['after']);
       });
+
+      it('cancelling a busy no-ack consumer loses nothing: what was sent is delivered, in order, the rest stays queued', async () => {
+        const s = open();
+        const q = await queue(s);
+        const c = new Collector();
+        const consumer = await s.consume(q, { noAck: true }, c.handler);
+        const total = 2000;
+        const published: Promise<void>[] = [];
+        for (let i = 0; i < total; i += 1) published.push(s.publish('', q, msg(`m${i}`), { confirm: true }));
+        await c.count(1);
+        await consumer.cancel(); // mid-stream: deliveries are in flight towards the consumer
+        const deliveredBeforeCancel = c.texts.length;
+        await Promise.all(published);
+        await quiet();
+        expect(c.texts.length).toBe(deliveredBeforeCancel); // nothing after cancel() resolved
+        const rest = await drain(s, q);
+        const all = [...c.texts, ...rest];
+        expect(all).toEqual(Array.from({ length: total }, (_, i) => `m${i}`));
+      });
     });
 
     describe('exclusive and auto-delete queues', () => {

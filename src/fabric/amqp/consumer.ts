@@ -87,7 +87,9 @@ export class AmqpConsumer implements Consumer {
     this.seq += 1;
     if (!this.opts.noAck) this.outstanding.set(this.seq, { channel, brokerDeliveryTag: msg.fields.deliveryTag });
     // Deliveries racing a cancel stay unacked; cancel() requeues them once the broker confirms.
-    if (this.cancelled) return;
+    // A no-ack consumer's are gone from the queue already: they are handed over (the embedded
+    // fabric requeues what it had not handed over, so neither loses them).
+    if (this.cancelled && !this.opts.noAck) return;
     const delivery = toDelivery(msg, this.seq, this.tag);
     if (this.early) this.early.push(delivery);
     else this.deliver(delivery);
@@ -100,7 +102,7 @@ export class AmqpConsumer implements Consumer {
       this.early = null;
       for (const delivery of early) {
         // skip what a lost channel took back in the meantime (the broker redelivers it)
-        if (!this.cancelled && (this.opts.noAck || this.outstanding.has(delivery.deliveryTag))) this.deliver(delivery);
+        if (this.opts.noAck || (!this.cancelled && this.outstanding.has(delivery.deliveryTag))) this.deliver(delivery);
       }
     });
   }
