@@ -58,6 +58,11 @@ export const MqttSchema = Type.Object({
    * the gateway holds at most this many messages per session beyond what the socket took
    */
   prefetch: Type.Integer({ minimum: 1, maximum: 65535 }),
+  /**
+   * clean sessions with only QoS 0 subscriptions consume without acks; a QoS 0 message is
+   * dropped while more than this many bytes wait to be written to its client (0: no-ack off)
+   */
+  qos0BacklogBytes: Type.Integer({ minimum: 0 }),
   retainedExchange: Type.String({ minLength: 1 }),
 });
 

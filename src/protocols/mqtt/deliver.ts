@@ -4,6 +4,9 @@
 // QoS), Subscription Identifiers, No Local and Retain As Published. The session queue carries
 // every ordinary subscription, so the topic is matched against them here; this is also where a
 // `$`-topic is kept from `#` and `+/…` subscribers [MQTT-4.7.2-1], which AMQP bindings cannot do.
+// A delivery of a no-ack consumer (a clean session with only QoS 0 subscriptions) has nothing to
+// settle: while the client is behind by more than mqtt.qos0BacklogBytes it is dropped, so that
+// the gateway's memory for a slow QoS 0 reader stays bounded without cutting the reader off.
 
 import type { Consumer, Delivery } from '../../fabric/types.js';
 import { deliveryFacts, fromFabricMessage, type QoS } from './properties.js';
@@ -12,17 +15,22 @@ import { fairDeliveryTopic, type MatchResult, type Subscription } from './subscr
 import { routingKeyToTopic, topicMatches } from './topic.js';
 
 export function deliver(s: MqttSession, d: Delivery, consumer: Consumer, shared: Subscription | undefined): void {
-  const settle = once(() => {
+  const outbound = s.outbound;
+  const atMostOnce = shared === undefined && s.subscriptions?.atMostOnce(consumer) === true;
+  const settle = atMostOnce ? undefined : once(() => {
     if (!s.closing) consumer.ack(d);
   });
-  const outbound = s.outbound;
-  if (outbound === undefined) return settle();
+  if (outbound === undefined) return settle?.();
+  if (atMostOnce && s.writer.backlogBytes > s.qos0BacklogBytes) {
+    s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: 'qos0_backlog' });
+    return;
+  }
   const from: ReturnType<typeof deliveryFacts> & { properties?: ReturnType<typeof fromFabricMessage>['properties'] } =
     s.version === 5 ? fromFabricMessage(d) : deliveryFacts(d);
   const target = shared !== undefined ? sharedTarget(d, shared) : sessionTarget(s, d, from.publisherClientId);
   if (target === undefined) {
     s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: 'no_matching_subscription' });
-    return settle();
+    return settle?.();
   }
   const qos = Math.min(target.match.qos, from.qos) as QoS;
   outbound.send({
@@ -33,7 +41,7 @@ export function deliver(s: MqttSession, d: Delivery, consumer: Consumer, shared:
     payload: d.body,
     ...(from.properties !== undefined ? { properties: from.properties } : {}),
     subscriptionIds: target.match.identifiers,
-    settle,
+    ...(settle !== undefined ? { settle } : {}),
   });
 }
 

@@ -18,8 +18,8 @@ export interface OutboundMessage {
   payload: Buffer;
   properties?: MqttMessageProperties;
   subscriptionIds?: number[];
-  /** settle the source: 'ack' when delivered (or dropped for good) */
-  settle(): void;
+  /** settle the source: 'ack' when delivered (or dropped for good); absent: nothing to settle (no-ack) */
+  settle?: () => void;
 }
 
 export interface OutboundOptions {
@@ -93,13 +93,13 @@ export class Outbound {
   }
 
   private transmit(m: OutboundMessage): void {
-    const flight = m.qos > 0 ? this.inflight.start(m.qos as 1 | 2, m.settle) : undefined;
+    const flight = m.qos > 0 ? this.inflight.start(m.qos as 1 | 2, m.settle ?? noop) : undefined;
     const bytes = encode(this.packetFor(m, flight?.packetId), this.opts.version);
     if (this.opts.maxPacketBytes !== undefined && bytes.length > this.opts.maxPacketBytes) {
       // [MQTT-3.1.2-25]: discard as if it had been sent
       if (flight !== undefined) this.inflight.abort(flight.packetId);
       this.opts.onDropped('packet_too_large');
-      m.settle();
+      m.settle?.();
       return;
     }
     this.opts.write(bytes, m.qos === 0 ? m.settle : undefined);
@@ -135,3 +135,5 @@ export class Outbound {
     props.topicAlias = alias;
   }
 }
+
+function noop(): void {}

@@ -92,6 +92,8 @@ export class MqttSession implements ProtocolConnection {
   readonly throttle: ReaderThrottle;
   /** every byte to the client goes through here: one socket write per event-loop turn */
   readonly writer: BatchedWriter;
+  /** QoS 0 deliveries of a no-ack consumer are dropped while more than this waits for the socket */
+  readonly qos0BacklogBytes: number;
   private readonly decoder: MqttDecoder;
   private readonly queue: SerialQueue<Decoded>;
   private readonly connectDeadline: Deadline;
@@ -107,6 +109,7 @@ export class MqttSession implements ProtocolConnection {
     this.decoder = new MqttDecoder(() => (this.state === 'connected' ? config.mqtt.maxPacketBytes : config.mqtt.maxPacketBytesUnauthenticated));
     this.throttle = new ReaderThrottle(link);
     this.writer = new BatchedWriter(link);
+    this.qos0BacklogBytes = Math.min(config.mqtt.qos0BacklogBytes, Math.floor(config.limits.maxPendingBytesPerConnection / 2));
     this.queue = new SerialQueue<Decoded>({
       handle: (item) => this.handle(item),
       onError: (err) => this.fail(err),

@@ -7,6 +7,12 @@
 //   copy per message [MQTT-3.3.4-2]). Clean session: an exclusive queue, gone with the
 //   connection. Persistent session: durable, `x-expires` = session expiry, `x-max-length` =
 //   mqtt.maxQueuedMessages (drop-head: the oldest go first, as EMQX).
+// - A clean session whose ordinary subscriptions are all QoS 0 consumes its queue without
+//   acknowledgements (basic.consume no-ack), as rabbitmq_mqtt consumes its QoS 0 queue: the
+//   broker forgets a message once sent, which saves it an ack per delivery. The session then
+//   drops what its client cannot take (deliver.ts: mqtt.qos0BacklogBytes). The first QoS 1/2
+//   subscription switches the session to an acknowledging consumer, before its binding exists,
+//   for the rest of the connection.
 // - `$share/<group>/<filter>`: one queue per group and filter, `tributary.mqtt.share.<group>/<key>`,
 //   whose members are competing consumers (the broker hands messages round-robin). Durable with
 //   `x-expires` = mqtt.maxSessionExpirySeconds, so members of any kind can share it.
@@ -50,6 +56,8 @@ export interface SubscriptionsOptions {
   sharedExpiryMs: number;
   /** unacknowledged deliveries per consumer */
   prefetch: number;
+  /** consume the session queue without acks while every ordinary subscription is QoS 0 (clean sessions) */
+  noAckWhileQos0: boolean;
   /** a delivery for the session queue (`shared` unset) or for a subscription with a queue of its own ($share, $fair) */
   onDelivery(d: Delivery, consumer: Consumer, shared: Subscription | undefined): void;
 }
@@ -81,6 +89,10 @@ export class Subscriptions {
   /** consumers of subscriptions with a queue of their own ($share, $fair), by raw filter */
   private readonly own = new Map<string, Consumer>();
   private sessionConsumer: Consumer | undefined;
+  /** the session consumer takes deliveries without acks (see noAckWhileQos0) */
+  private sessionNoAck = false;
+  /** a QoS 1/2 ordinary subscription was made: the session queue is consumed with acks from now on */
+  private acksNeeded = false;
   private queueReady = false;
 
   constructor(private readonly opts: SubscriptionsOptions) {}
@@ -106,7 +118,10 @@ export class Subscriptions {
     const previous = this.subs.get(sub.raw);
     if (sub.stream !== undefined) await this.addFair(sub, sub.stream);
     else if (sub.group !== undefined) await this.addShared(sub, previous !== undefined);
-    else if (previous === undefined) await this.bind(toRoutingKey(sub.filter));
+    else {
+      if (sub.qos > 0) await this.needAcks();
+      if (previous === undefined) await this.bind(toRoutingKey(sub.filter));
+    }
     this.changed();
     this.subs.set(sub.raw, sub);
   }
@@ -153,6 +168,11 @@ export class Subscriptions {
       this.changed();
       this.subs.set(s.raw, s);
     }
+  }
+
+  /** a delivery of the session's no-ack consumer: sent at most once, dropped when the client is behind */
+  atMostOnce(consumer: Consumer): boolean {
+    return this.sessionNoAck && consumer === this.sessionConsumer;
   }
 
   /** The session queue's delivery against the session's ordinary filters; undefined: not for us. */
@@ -233,15 +253,32 @@ export class Subscriptions {
       this.queueReady = true;
     }
     if (this.sessionConsumer === undefined) {
+      const noAck = this.opts.noAckWhileQos0 && !this.acksNeeded;
       const holder: { c?: Consumer; early: Delivery[] } = { early: [] };
-      const c = await this.opts.fabric.consume(this.queue, { prefetch: this.opts.prefetch }, (d) => {
+      const c = await this.opts.fabric.consume(this.queue, noAck ? { noAck: true } : { prefetch: this.opts.prefetch }, (d) => {
         if (holder.c === undefined) holder.early.push(d);
         else this.opts.onDelivery(d, holder.c, undefined);
       });
       holder.c = c;
       this.sessionConsumer = c;
+      this.sessionNoAck = noAck;
       for (const d of holder.early.splice(0)) this.opts.onDelivery(d, c, undefined);
     }
+  }
+
+  /**
+   * A QoS 1/2 subscription is coming: from now on every delivery is acked once the client has it.
+   * A no-ack consumer is cancelled first (what the broker sent it meanwhile is still delivered,
+   * in order), so nothing a QoS 1 subscription matches is ever consumed without an ack.
+   */
+  private async needAcks(): Promise<void> {
+    this.acksNeeded = true;
+    if (!this.sessionNoAck) return;
+    const old = this.sessionConsumer;
+    this.sessionConsumer = undefined;
+    this.sessionNoAck = false;
+    await old?.cancel();
+    if (this.queueReady) await this.ensureQueue(true);
   }
 
   private async declareSessionQueue(): Promise<void> {

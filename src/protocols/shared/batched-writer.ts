@@ -14,7 +14,7 @@ export class BatchedWriter {
   private backedUp = false;
 
   constructor(
-    private readonly link: Pick<ClientLink, 'send' | 'onDrain' | 'closed'>,
+    private readonly link: Pick<ClientLink, 'send' | 'onDrain' | 'closed' | 'pendingBytes'>,
     /** flush at once when this much is waiting */
     private readonly maxBatchBytes = 64 * 1024,
   ) {}
@@ -22,6 +22,11 @@ export class BatchedWriter {
   /** true while the link has not drained what it was last given */
   get congested(): boolean {
     return this.backedUp;
+  }
+
+  /** bytes written here that the socket has not taken yet (waiting here or in the link) */
+  get backlogBytes(): number {
+    return this.size + this.link.pendingBytes;
   }
 
   write(bytes: Buffer, afterFlush?: () => void): void {

@@ -69,6 +69,7 @@ describe('UNIT: BatchedWriter', () => {
       sent,
       drains,
       closed: false,
+      pendingBytes: 0,
       send(data: Buffer | string) {
         sent.push(data.toString());
         return sent.join('').length <= acceptUpTo;
@@ -110,6 +111,18 @@ describe('UNIT: BatchedWriter', () => {
     w.discard();
     expect(link.sent).toEqual(['12345']);
     expect(acked).toBe(true);
+  });
+
+  it('backlogBytes counts what waits for the turn and what the link has not flushed', () => {
+    const link = fakeLink(1000);
+    const w = new BatchedWriter(link);
+    w.write(Buffer.from('abcd'));
+    expect(w.backlogBytes).toBe(4);
+    link.pendingBytes = 10;
+    expect(w.backlogBytes).toBe(14);
+    w.flush();
+    expect(w.backlogBytes).toBe(10);
+    w.discard();
   });
 });
 

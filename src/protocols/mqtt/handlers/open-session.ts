@@ -79,6 +79,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
     maxQueuedMessages: ctx.config.mqtt.maxQueuedMessages,
     sharedExpiryMs: Math.max(1, ctx.config.mqtt.maxSessionExpirySeconds * 1000),
     prefetch: Math.max(window, ctx.config.mqtt.prefetch),
+    noAckWhileQos0: !s.persistentAtConnect && ctx.config.mqtt.qos0BacklogBytes > 0,
     onDelivery: (d, consumer, shared) => s.onDelivery(d, consumer, shared),
   });
   const delivered = s.metrics.deliveredCounts.child({ protocol: 'mqtt' });
