@@ -34,6 +34,7 @@ import { fairOutputQueue, publisherQueue } from '../src/fair/index.js';
 import { announcedQueue, intakeQueue, registryQueue } from '../src/fair/names.js';
 import { jainIndex } from '../src/fair/stats.js';
 import { Samples, type LatencySummary } from './lib/stats.js';
+import { builtTributary } from './lib/build.js';
 import { REPO_ROOT, freePort } from './lib/tributary.js';
 
 const quick = process.argv.includes('--quick');
@@ -102,7 +103,7 @@ async function startGateway(dir: string): Promise<Gateway> {
   const configFile = join(dir, 'fairness.yaml');
   writeFileSync(configFile, gatewayConfig());
   const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE];
-  const args = [...profile, '--import', 'tsx', 'src/main.ts', '--config', configFile, '--amqp-url', AMQP_URL, '--host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--stomp-port', 'off', '--http-port', String(http), '--log-level', 'warn'];
+  const args = [...profile, await builtTributary(REPO_ROOT), '--config', configFile, '--amqp-url', AMQP_URL, '--host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--stomp-port', 'off', '--http-port', String(http), '--log-level', 'warn'];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const keep = (chunk: Buffer): void => {

@@ -1,7 +1,8 @@
 // Start the gateway floor (bench/floor/server.ts) as its own process, the way
-// lib/tributary.ts starts Tributary: `node --import tsx`, free ports, ready when it prints its
+// lib/tributary.ts starts Tributary: compiled (lib/build.ts), plain `node`, free ports, ready when it prints its
 // listening line, stopped with SIGTERM (SIGKILL after a deadline). Only the process started
 // here is ever signalled.
+import { builtFloor } from './build.js';
 import { startServerChild } from './child.js';
 import { REPO_ROOT } from './tributary.js';
 
@@ -22,14 +23,11 @@ export interface FloorOptions {
 }
 
 export async function startFloor(opts: FloorOptions): Promise<FloorProcess> {
-  // profiles in a floor/ subdirectory of --cpu-prof-dir, told apart from Tributary's (a fixed
-  // --cpu-prof-name would not do: tsx's loader thread writes a profile of its own under the same name)
+  // profiles in a floor/ subdirectory of --cpu-prof-dir, told apart from Tributary's
   const nodeArgs = (opts.nodeArgs ?? []).map((a, i, all) => (all[i - 1] === '--cpu-prof-dir' ? `${a.replace(/\/$/, '')}/floor` : a));
   const args = [
     ...nodeArgs,
-    '--import',
-    'tsx',
-    'bench/floor/server.ts',
+    await builtFloor(REPO_ROOT),
     '--amqp-url',
     opts.amqpUrl,
     '--host',

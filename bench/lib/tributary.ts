@@ -1,9 +1,10 @@
-// Start Tributary as its own process (the way it runs in production: `node --import tsx
-// src/main.ts`), find its ports, wait for /readyz, stop it with SIGTERM (SIGKILL after a
+// Start Tributary as its own process, the way it runs in production: compiled (lib/build.ts)
+// and started as `node dist/main.js`; find its ports, wait for /readyz, stop it with SIGTERM (SIGKILL after a
 // deadline). Only the process started here is ever signalled.
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { builtTributary } from './build.js';
 import { startServerChild } from './child.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,11 +43,10 @@ export function freePort(): Promise<number> {
 
 export async function startTributary(opts: StartOptions): Promise<TributaryProcess> {
   const [stomp, mqtt, http] = [await freePort(), await freePort(), await freePort()];
+  const main = await builtTributary(REPO_ROOT);
   const args = [
     ...(opts.nodeArgs ?? []),
-    '--import',
-    'tsx',
-    'src/main.ts',
+    main,
     '--amqp-url',
     opts.amqpUrl,
     '--host',
