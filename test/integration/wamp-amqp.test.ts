@@ -194,6 +194,43 @@ describe.runIf(brokerAvailable)('[rabbitmq] E2E: wamp ⇄ AMQP', () => {
     expect(JSON.parse(m.content.toString())).toEqual({ temp: 22 });
     expect(typeof m.properties.headers?.['x-wamp-publication']).toBe('number');
   });
+
+  it('the AMQP properties of a WAMP publish: persistent only when acknowledged, a timestamp, no content type without a payload', async () => {
+    const topic = uniqueTopic('props');
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, 'amq.topic', topic);
+    const got: ConsumeMessage[] = [];
+    await ch.consume(queue, (m) => m && got.push(m), { noAck: true });
+    const pub: AbSession = await join(gw1);
+    await pub.publish(topic, ['acked'], {}, { acknowledge: true });
+    pub.publish(topic, [], {});
+    await waitUntil(() => got.length === 2, 10_000);
+    const [acked, plain] = got as [ConsumeMessage, ConsumeMessage];
+    expect(acked.properties.deliveryMode).toBe(2);
+    expect(acked.properties.contentType).toMatch(/^text\/plain/);
+    expect(plain.properties.deliveryMode).toBeUndefined();
+    expect(plain.properties.contentType).toBeUndefined();
+    for (const m of got) {
+      expect(Math.abs(Number(m.properties.timestamp) - Date.now() / 1000)).toBeLessThan(60);
+      expect(typeof m.properties.headers?.['x-wamp-publication']).toBe('number');
+    }
+  });
+
+  it('a WAMP CALL reaches an AMQP service with reply-to, correlation id and the call timeout as expiration', async () => {
+    const proc = uniqueTopic('props.proc');
+    await ch.assertQueue(proc, { exclusive: true });
+    const caller = await join(gw1);
+    const served = firstMessage(ch, proc, false);
+    const call = Promise.resolve(caller.call(proc, ['x'], {}, { timeout: 5000 })).catch(() => undefined);
+    const m = await served;
+    expect(m.properties.expiration).toBe('5000');
+    expect(typeof m.properties.replyTo).toBe('string');
+    expect(typeof m.properties.correlationId).toBe('string');
+    expect(m.properties.contentType).toMatch(/^text\/plain/);
+    ch.sendToQueue(m.properties.replyTo as string, Buffer.from('"ok"'), { correlationId: m.properties.correlationId as string, contentType: 'application/json' });
+    ch.ack(m);
+    await call;
+  });
 });
 
 describe.runIf(brokerAvailable)('[rabbitmq] E2E: wamp across a broker outage', () => {

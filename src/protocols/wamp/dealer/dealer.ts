@@ -67,10 +67,9 @@ export class Dealer {
     const headers: Record<string, string | boolean> = {};
     if (kind.error !== undefined) headers[RpcHeader.ERROR] = kind.error;
     if (kind.progress === true) headers[RpcHeader.PROGRESS] = true;
-    const message: FabricMessage = {
-      body,
-      properties: { contentType, headers, ...(inv.correlationId === undefined ? {} : { correlationId: inv.correlationId }) },
-    };
+    const properties: FabricMessage['properties'] = { contentType, headers };
+    if (inv.correlationId !== undefined) properties.correlationId = inv.correlationId;
+    const message: FabricMessage = { body, properties };
     via.publish(DEFAULT_EXCHANGE, inv.replyTo, message).catch((err: unknown) => {
       this.opts.log.debug({ err, replyTo: inv.replyTo }, 'wamp dealer: reply not delivered');
     });

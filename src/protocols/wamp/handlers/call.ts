@@ -46,17 +46,13 @@ function sendCall(s: WampSession, m: InboundOf<'CALL'>, publisher: ConfirmedPubl
     headers[RpcHeader.CALLER_AUTHROLE] = s.authrole;
   }
   const { body, contentType } = encodePayload(m);
-  const message: FabricMessage = {
-    body,
-    properties: {
-      ...(contentType === undefined ? {} : { contentType }),
-      correlationId: call.correlationId,
-      replyTo: dealer.replyQueue,
-      headers,
-      // a request nobody waits for any more must not be served later
-      ...(timeoutMs > 0 ? { expiration: String(timeoutMs) } : {}),
-    },
-  };
+  const correlationId = call.correlationId;
+  const replyTo = dealer.replyQueue;
+  // plain literals, no conditional spreads (those cost microseconds per message)
+  const properties: FabricMessage['properties'] = contentType === undefined ? { correlationId, replyTo, headers } : { contentType, correlationId, replyTo, headers };
+  // a request nobody waits for any more must not be served later
+  if (timeoutMs > 0) properties.expiration = String(timeoutMs);
+  const message: FabricMessage = { body, properties };
   publisher.publish(DEFAULT_EXCHANGE, m.procedure, message, { confirm: true, mandatory: true }).catch((err: unknown) => {
     if (isGatewayError(err, ErrorCode.UNROUTABLE)) dealer.calls.fail(call, WampError.NO_SUCH_PROCEDURE, `no procedure '${m.procedure}' is registered`);
     else dealer.calls.fail(call, errorUriFor(toGatewayError(err)), 'call could not be sent');
