@@ -60,7 +60,8 @@ async function authorizeAndPublish(s: MqttSession, p: IPublishPacket, connected:
     if (p.qos > 0) answer(s, p.qos as QoS, p.messageId as number, refused);
     return;
   }
-  // as before the await: the session's publisher and client id now (it throws once closed)
+  // after the await, the session's publisher and client id as they are now (requireConnected
+  // throws if the session closed meanwhile); the fabric as it was before, as it always was
   await publishGranted(s, p, { ...s.requireConnected(), fabric: connected.fabric }, topic, routingKey);
 }
 
