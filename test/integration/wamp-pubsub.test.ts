@@ -1,6 +1,8 @@
 // E2E: WAMP publish/subscribe through the gateway with autobahn, on both fabrics.
 import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/metrics.js';
 import { brokerAvailable } from '../support/broker.js';
+import { startTestGateway } from '../support/gateway.js';
 import { EventInbox, RawWamp, openSession, uniqueTopic, wampGatewayFixture } from './wamp-support.js';
 
 function pubsubSuite(fabric: 'embedded' | 'amqp') {
@@ -178,3 +180,27 @@ function pubsubSuite(fabric: 'embedded' | 'amqp') {
 
 describe('E2E: wamp pub/sub [embedded]', () => pubsubSuite('embedded'));
 describe.runIf(brokerAvailable)('[rabbitmq] E2E: wamp pub/sub', () => pubsubSuite('amqp'));
+
+describe('E2E: wamp metrics', () => {
+  it('every EVENT delivered counts once in tributary_messages_delivered_total{protocol="wamp"}', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const gw = await startTestGateway({}, { metrics });
+    const opened = [await openSession(gw.wsUrl('/ws')), await openSession(gw.wsUrl('/ws')), await openSession(gw.wsUrl('/ws'))];
+    try {
+      const [pub, s1, s2] = opened.map((o) => o.session) as [(typeof opened)[0]['session'], (typeof opened)[0]['session'], (typeof opened)[0]['session']];
+      const topic = uniqueTopic('metrics');
+      const [a, b] = [new EventInbox(), new EventInbox()];
+      await s1.subscribe(topic, a.handler);
+      await s2.subscribe(topic, b.handler);
+      for (const n of [1, 2, 3]) await pub.publish(topic, [n], {}, { acknowledge: true });
+      for (const inbox of [a, b]) for (const n of [1, 2, 3]) expect((await inbox.next()).args).toEqual([n]);
+      const wamp = async () => (await metrics.messagesDelivered.get()).values.find((v) => v.labels.protocol === 'wamp')?.value;
+      expect(await wamp()).toBe(6);
+      expect(await wamp()).toBe(6); // folded once, not again on the next read
+      expect(await metrics.registry.metrics()).toContain('tributary_messages_delivered_total{protocol="wamp"} 6');
+    } finally {
+      await Promise.all(opened.map((o) => o.close()));
+      await gw.stop();
+    }
+  });
+});
