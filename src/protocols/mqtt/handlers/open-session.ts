@@ -57,6 +57,7 @@ export async function openSession(s: MqttSession, opts: OpenOptions): Promise<vo
   s.stateStore = store;
   // deleted with the lock's declare (the will, and on Clean Start the stored state), or not yet
   const withClaim = s.lock?.deletedWithClaim;
+  if (s.lock !== undefined) s.lock.deletedWithClaim = undefined; // not kept for the connection's lifetime
   // the will and the stored session are independent: both requests go out at once
   const willCancelled = withClaim ?? cancelDelayedWill(fabric, clientId);
   let stored: StoredSubscription[] | undefined;
