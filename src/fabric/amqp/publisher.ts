@@ -305,8 +305,8 @@ export class Publisher {
     return new Promise<void>((resolve, reject) => {
       let accepted: boolean;
       try {
-        // the confirm callback is an argument, not a named const: under tsx (as the bench runs
-        // the gateway) esbuild's keepNames wraps a named closure in __name(), an
+        // the confirm callback is an argument, not a named const: under tsx (dev runs; the bench
+        // before it ran the build) esbuild's keepNames wraps a named closure in __name(), an
         // Object.defineProperty per publish (~0.8 µs in profiles)
         accepted = publishConfirmed(state.ch, exchange, routingKey, body, options, (err: unknown) => {
           this.settled();
