@@ -76,8 +76,6 @@ export class MqttSession implements ProtocolConnection {
   /** DISCONNECT 0x00 seen: no will */
   graceful = false;
   readonly acks = new OrderedAcks();
-  /** the routing key this session was last allowed to publish to (AuthorizationCache holds the rest) */
-  lastGrantedRoutingKey: string | undefined;
   /** payload bytes of the QoS 1/2 publishes in `acks` (held until their confirm) */
   unansweredBytes = 0;
   readonly awaitingRelease: AwaitingRelease;
@@ -190,7 +188,8 @@ export class MqttSession implements ProtocolConnection {
 
   // ---- packets in -----------------------------------------------------------------------
 
-  private async handle(item: Decoded): Promise<void> {
+  /** not async: a packet handled without waiting (most PUBLISHes) returns nothing, and the queue moves on without a promise */
+  private handle(item: Decoded): Promise<void> | void {
     if (this.closing) return;
     if ('error' in item) return this.decodeFailed(item.error);
     const packet = item.packet;
@@ -199,7 +198,7 @@ export class MqttSession implements ProtocolConnection {
       this.log.info({ cmd: packet.cmd }, 'first packet is not CONNECT');
       return this.end({ publishWill: false, reason: 'first packet not CONNECT' });
     }
-    await HANDLERS[packet.cmd](this, packet as never);
+    return HANDLERS[packet.cmd](this, packet as never);
   }
 
   private async decodeFailed(error: DecodeError): Promise<void> {
