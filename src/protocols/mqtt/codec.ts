@@ -244,6 +244,25 @@ export function encode(packet: Packet, version: ProtocolVersion): Buffer {
   if (packet.cmd === 'publish') {
     const fast = encodePublish(packet, version);
     if (fast !== undefined) return fast;
+  } else if (packet.cmd === 'puback') {
+    const fast = encodePlainPuback(packet, version);
+    if (fast !== undefined) return fast;
   }
   return mqttPacket.generate(packet, { protocolVersion: version });
+}
+
+/**
+ * A PUBACK that says only "success" is 4 bytes in every version (MQTT 5 may omit reason code
+ * 0x00 without properties [MQTT-3.4.2.1]): written here, one per QoS 1 publish, instead of
+ * through mqtt-packet's generic writer (0.7 µs of it per PUBACK, its debug() calls included).
+ */
+function encodePlainPuback(packet: Extract<Packet, { cmd: 'puback' }>, version: ProtocolVersion): Buffer | undefined {
+  const id = packet.messageId;
+  if (id === undefined || id < 1 || id > 0xffff) return undefined;
+  if (version === 5 && ((packet.reasonCode ?? 0) !== 0 || packet.properties !== undefined)) return undefined;
+  const out = Buffer.allocUnsafe(4);
+  out[0] = 0x40;
+  out[1] = 2;
+  out.writeUInt16BE(id, 2);
+  return out;
 }

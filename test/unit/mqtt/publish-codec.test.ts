@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { MqttDecoder, type Decoded, type IPublishPacket, type Packet } from '../../../src/protocols/mqtt/codec.js';
+import { MqttDecoder, encode, type Decoded, type IPublishPacket, type Packet } from '../../../src/protocols/mqtt/codec.js';
 import { decodePublish, encodePublish } from '../../../src/protocols/mqtt/publish-codec.js';
 
 const publishes = fc.record({
@@ -85,5 +85,29 @@ describe('PUBLISH fast path', () => {
     if ('error' in result) throw new Error(result.error);
     expect(result.packet).toMatchObject({ topic: 'a/b', qos: 1, messageId: 9, retain: true, dup: false, length: bytes.length - 2 });
     expect(result.packet.payload.toString()).toBe('hello');
+  });
+});
+
+describe('PUBACK fast path', () => {
+  it('a success PUBACK is 4 bytes, and mqtt-packet reads back the same packet id and success (3.1, 3.1.1, 5)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 0xffff }), fc.constantFrom(3 as const, 4 as const, 5 as const), (messageId, version) => {
+        const bytes = encode({ cmd: 'puback', messageId }, version);
+        if (version !== 5) expect(bytes).toEqual(mqttPacket.generate({ cmd: 'puback', messageId }, { protocolVersion: version }));
+        expect(bytes).toHaveLength(4);
+        const [parsed] = parsedByMqttPacket(bytes, version);
+        expect(parsed).toMatchObject({ cmd: 'puback', messageId });
+        expect((parsed as { reasonCode?: number }).reasonCode ?? 0).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves a PUBACK with a reason code or properties (MQTT 5) to mqtt-packet', () => {
+    const refused = encode({ cmd: 'puback', messageId: 9, reasonCode: 0x97 }, 5);
+    expect(refused.length).toBeGreaterThan(4);
+    expect(parsedByMqttPacket(refused, 5)[0]).toMatchObject({ cmd: 'puback', messageId: 9, reasonCode: 0x97 });
+    const withReason = encode({ cmd: 'puback', messageId: 9, reasonCode: 0, properties: { reasonString: 'ok' } }, 5);
+    expect(parsedByMqttPacket(withReason, 5)[0]).toMatchObject({ properties: { reasonString: 'ok' } });
   });
 });
