@@ -56,6 +56,14 @@ export const PROPERTY_HEADERS = {
   'app-id': { property: 'appId', codec: text },
 } as const satisfies Record<string, { property: keyof MessageProperties; codec: Codec }>;
 
+type PropertyHeader = keyof typeof PROPERTY_HEADERS;
+/** the table as a list, for the delivery → MESSAGE direction (built once, not per message) */
+const PROPERTY_ENTRIES = Object.entries(PROPERTY_HEADERS).map(([name, { property, codec }]) => ({
+  name,
+  property,
+  format: codec.format as (v: unknown) => string | undefined,
+}));
+
 /** Headers about the frame itself or the destination, never copied into the message. */
 const NOT_MESSAGE_HEADERS = new Set([
   'destination', 'receipt', 'transaction', 'content-length', 'message-id', 'subscription', 'ack', 'redelivered',
@@ -76,12 +84,16 @@ export interface SendOptions {
 export function toFabricMessage(headers: FrameHeaders, body: Buffer, opts: SendOptions): FabricMessage | null {
   const properties: MessageProperties = {};
   const amqpHeaders: Headers = {};
-  for (const [name, value] of Object.entries(headers)) {
+  let anyHeader = false;
+  // FrameHeaders has no prototype: for…in sees exactly its own headers (no entries array per frame)
+  for (const name in headers) {
+    const value = headers[name] as string;
     if (Object.hasOwn(PROPERTY_HEADERS, name)) {
-      const { property, codec } = PROPERTY_HEADERS[name as keyof typeof PROPERTY_HEADERS];
+      const { property, codec } = PROPERTY_HEADERS[name as PropertyHeader];
       (properties as Record<string, unknown>)[property] = codec.parse(value, name);
     } else if (!NOT_MESSAGE_HEADERS.has(name)) {
       amqpHeaders[name] = value;
+      anyHeader = true;
     }
   }
   if (opts.replyTo !== undefined) properties.replyTo = opts.replyTo;
@@ -91,7 +103,7 @@ export function toFabricMessage(headers: FrameHeaders, body: Buffer, opts: SendO
     if (at <= opts.now) return null;
     properties.expiration = String(Math.min(at - opts.now, MAX_TTL_MS));
   }
-  if (Object.keys(amqpHeaders).length > 0) properties.headers = amqpHeaders;
+  if (anyHeader) properties.headers = amqpHeaders;
   return { body, properties };
 }
 
@@ -117,19 +129,27 @@ export function toMessageHeaders(
   ];
   if (fields.ack !== undefined) out.push(['ack', fields.ack]);
   const p = delivery.properties;
-  for (const [name, { property, codec }] of Object.entries(PROPERTY_HEADERS)) {
+  for (const { name, property, format } of PROPERTY_ENTRIES) {
     const value = p[property];
     if (value === undefined || value === null) continue;
-    const formatted = (codec.format as (v: unknown) => string | undefined)(value);
+    const formatted = format(value);
     if (formatted !== undefined) out.push([name, formatted]);
   }
-  const written = new Set(out.map(([n]) => n));
-  for (const [name, value] of Object.entries(p.headers ?? {})) {
-    const formatted = headerText(value);
-    if (name === '' || written.has(name) || formatted === undefined) continue;
-    out.push([name, formatted]);
+  const amqpHeaders = p.headers;
+  if (amqpHeaders === undefined) return out;
+  const written = out.length; // an AMQP header never repeats a header written above
+  for (const name in amqpHeaders) {
+    if (name === '' || !Object.hasOwn(amqpHeaders, name) || writtenAmong(out, written, name)) continue;
+    const formatted = headerText(amqpHeaders[name]);
+    if (formatted !== undefined) out.push([name, formatted]);
   }
   return out;
+}
+
+/** a linear look through the first `count` headers: a handful, cheaper than building a Set per message */
+function writtenAmong(out: ReadonlyArray<readonly [string, string]>, count: number, name: string): boolean {
+  for (let i = 0; i < count; i += 1) if ((out[i] as readonly [string, string])[0] === name) return true;
+  return false;
 }
 
 /** AMQP table values a STOMP header can carry; tables, arrays and null are left out. */

@@ -126,6 +126,34 @@ describe('UNIT: STOMP header mapping', () => {
       }),
     );
   });
+
+  it('property: an AMQP header is written once, after the frame fields and properties, unless one of them has its name', () => {
+    const names = fc.constantFrom('destination', 'message-id', 'subscription', 'redelivered', 'ack', 'content-type', 'persistent', 'priority', 'reply-to', 'type', 'x-a', 'x-b', 'custom', '');
+    const values = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant([1]));
+    fc.assert(
+      fc.property(
+        fc.dictionary(names, values, { maxKeys: 8 }),
+        fc.record({ contentType: fc.option(fc.string({ maxLength: 5 }), { nil: undefined }), deliveryMode: fc.option(fc.constantFrom(1 as const, 2 as const), { nil: undefined }), type: fc.option(fc.string({ maxLength: 5 }), { nil: undefined }) }),
+        fc.option(fc.string({ maxLength: 5 }), { nil: undefined }),
+        (amqpHeaders, props, ack) => {
+          const properties: MessageProperties = { headers: amqpHeaders as MessageProperties['headers'] };
+          for (const [k, v] of Object.entries(props)) if (v !== undefined) (properties as Record<string, unknown>)[k] = v;
+          const out = toMessageHeaders({ body: Buffer.alloc(0), properties, exchange: 'amq.topic', routingKey: 'k', redelivered: false }, { subscription: 's', messageId: 'm', ...(ack !== undefined ? { ack } : {}) });
+          // the model: frame fields and properties first; then each AMQP header whose name is not among them and whose value a header can carry
+          const before = out.slice(0, 4 + (ack !== undefined ? 1 : 0) + [props.contentType, props.deliveryMode === 2 ? 2 : undefined, props.type].filter((v) => v !== undefined).length);
+          const expected = [...before];
+          for (const [n, v] of Object.entries(amqpHeaders)) {
+            if (n === '' || before.some(([w]) => w === n)) continue;
+            const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+            if (text !== undefined) expected.push([n, text]);
+          }
+          expect(out).toEqual(expected);
+          expect(new Set(out.map(([n]) => n)).size).toBe(out.length);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });
 
 describe('UNIT: STOMP queue arguments', () => {
