@@ -91,6 +91,8 @@ export class Subscriptions {
   private sessionConsumer: Consumer | undefined;
   /** the session consumer takes deliveries without acks (see noAckWhileQos0) */
   private sessionNoAck = false;
+  /** the no-ack consumer being cancelled by needAcks(): what it still hands over is no-ack too */
+  private retiringNoAck: Consumer | undefined;
   /** a QoS 1/2 ordinary subscription was made: the session queue is consumed with acks from now on */
   private acksNeeded = false;
   private queueReady = false;
@@ -172,7 +174,7 @@ export class Subscriptions {
 
   /** a delivery of the session's no-ack consumer: sent at most once, dropped when the client is behind */
   atMostOnce(consumer: Consumer): boolean {
-    return this.sessionNoAck && consumer === this.sessionConsumer;
+    return (this.sessionNoAck && consumer === this.sessionConsumer) || consumer === this.retiringNoAck;
   }
 
   /** The session queue's delivery against the session's ordinary filters; undefined: not for us. */
@@ -277,7 +279,12 @@ export class Subscriptions {
     const old = this.sessionConsumer;
     this.sessionConsumer = undefined;
     this.sessionNoAck = false;
-    await old?.cancel();
+    this.retiringNoAck = old;
+    try {
+      await old?.cancel();
+    } finally {
+      this.retiringNoAck = undefined;
+    }
     if (this.queueReady) await this.ensureQueue(true);
   }
 
