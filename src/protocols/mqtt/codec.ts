@@ -218,6 +218,8 @@ function checkProperties(packet: Packet): string | undefined {
     if (props === undefined || props === null) continue;
     for (const [name, value] of Object.entries(props as Record<string, unknown>)) {
       if (Array.isArray(value) && !REPEATABLE_PROPERTIES.has(name)) return `property ${name} repeated`; // [MQTT-2.2.2-2]
+      // mqtt-packet answers a string or binary property whose length runs past the packet with null, not an error
+      if (value === null || (Array.isArray(value) && value.includes(null))) return `property ${name} could not be decoded`;
     }
   }
   if (packet.cmd === 'publish' && Array.isArray(packet.properties?.subscriptionIdentifier)) {

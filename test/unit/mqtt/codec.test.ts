@@ -127,6 +127,15 @@ describe('mqtt codec - limits (before the body is buffered)', () => {
     expect((out[0] as { error: DecodeError }).error.message).toMatch(/repeated/);
   });
 
+  it('reports a string property whose length runs past the packet as malformed (mqtt-packet decodes it as null)', () => {
+    // PUBLISH v5, RETAIN, topic "t", properties: Content Type (0x03) with length 255 and no bytes
+    const publish = Buffer.from('3107000174030300ff', 'hex');
+    const out = decodeAll([mqttPacket.generate(connect5), publish]);
+    expect('packet' in (out[0] as object)).toBe(true);
+    expect((out[1] as { error: DecodeError }).error.kind).toBe('malformed');
+    expect((out[1] as { error: DecodeError }).error.message).toMatch(/contentType could not be decoded/);
+  });
+
   it('refuses a subscription identifier in a client PUBLISH [MQTT-3.3.4-6]', () => {
     const pub = mqttPacket.generate({ ...publish5, properties: { subscriptionIdentifier: 4 } } as Packet, { protocolVersion: 5 });
     const out = decodeAll([mqttPacket.generate(connect5), pub]);
