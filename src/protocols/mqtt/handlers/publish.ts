@@ -139,11 +139,12 @@ export function publishWindow(version: number, maxInflightPerSession: number): n
  */
 export async function publishMessage(s: MqttSession, message: MqttMessage, routingKey: string, whenFull: PublishOptions['whenFull'] = 'reject'): Promise<number> {
   const { publisher, clientId, vhost } = s.requireConnected();
-  const amqp = fabricMessage(s, message, clientId);
-  const confirm = message.qos > 0;
-  const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, confirm ? { confirm, whenFull } : { confirm });
-  const retained = message.retain ? s.mod.retained(vhost).then((store) => store.retain(message, clientId)) : undefined;
   try {
+    const amqp = fabricMessage(s, message, clientId);
+    const confirm = message.qos > 0;
+    const published = publisher.publish(TOPIC_EXCHANGE, routingKey, amqp, confirm ? { confirm, whenFull } : { confirm });
+    const retained = message.retain ? s.mod.retained(vhost).then((store) => store.retain(message, clientId)) : undefined;
+    retained?.catch(() => undefined); // looked at below, unless the publish fails first
     await published;
     const kept = await retained;
     if (kept === 'refused') s.metrics.messagesDropped.inc({ protocol: 'mqtt', reason: 'retained_store_full' });
