@@ -367,7 +367,7 @@ function formatReport(r: FuzzReport, plan: FuzzPlan<unknown>): string {
     `  open file descriptors: ${r.fds.baseline} at the baseline, ${r.fds.after} after`,
     `  gateway alive: ${r.gatewayAlive}; /healthz ${r.healthz}; connections left over ${r.leftoverConnections}; error log lines ${r.errorLogLines.length}`,
     ...(r.failure ? [`  FAILURE: ${r.failure}`] : []),
-    ...r.errorLogLines.slice(0, 5).map((l) => `  log: ${l.slice(0, 400)}`),
+    ...r.errorLogLines.slice(0, 5).map((l) => `  log: ${l.slice(0, 4000)}`),
     ...(r.roundTripFailures.length > 0 ? plan.target.warnLines.map((l) => `  warn: ${l.slice(0, 400)}`) : []),
   ].join('\n');
 }
